@@ -1,0 +1,71 @@
+//! The audit trail: one structured log line per decision about a user (or a device that names
+//! nobody), under the `audit` target, so a log query can select exactly these lines. Fields are
+//! identifiers and outcomes only: never a secret, token or signature.
+
+use crate::domain::{Device, EventId, LostDeviceEvent, Owner, Source};
+use crate::revoke::UserOutcome;
+
+fn device_labels(devices: &[Device]) -> String {
+    devices
+        .iter()
+        .map(Device::label)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// One user's outcome for one event. Refusals and failures are raised above INFO.
+pub fn user_decision(event: &LostDeviceEvent, owner: &Owner, outcome: UserOutcome) {
+    let devices = device_labels(&owner.devices);
+    macro_rules! line {
+        ($level:ident) => {
+            tracing::$level!(
+                target: "audit",
+                source = %event.source,
+                event_id = %event.id,
+                event_type = %event.event_type,
+                kind = event.kind.as_str(),
+                device_serial = %devices,
+                user = %owner.user,
+                outcome = outcome.as_str(),
+                "{}", outcome.describe()
+            )
+        };
+    }
+    match outcome {
+        UserOutcome::Revoked | UserOutcome::DryRun | UserOutcome::Queued => line!(info),
+        UserOutcome::Protected | UserOutcome::UserNotFound => line!(warn),
+        UserOutcome::Denied | UserOutcome::Failed => line!(error),
+    }
+}
+
+/// A lost device whose record names no usable user: nobody can be signed out for it.
+pub fn unowned_device(event: &LostDeviceEvent, device: &Device) {
+    tracing::warn!(
+        target: "audit",
+        source = %event.source,
+        event_id = %event.id,
+        event_type = %event.event_type,
+        kind = event.kind.as_str(),
+        device_serial = device.label(),
+        outcome = "no_user",
+        "lost device names no user (check the MDM record's username, or set USER_DOMAIN)"
+    );
+}
+
+/// An authenticated event that led to no action on anyone.
+pub fn event_skipped(
+    source: &Source,
+    event_id: Option<&EventId>,
+    event_type: &str,
+    outcome: &str,
+    reason: &str,
+) {
+    tracing::info!(
+        target: "audit",
+        source = %source,
+        event_id = event_id.map(EventId::as_str).unwrap_or(""),
+        event_type,
+        outcome,
+        "{reason}"
+    );
+}

@@ -1,0 +1,263 @@
+//! The function's configuration: environment variables read once at init into typed values.
+//! A bad value fails init with a message naming the variable and what it accepts; an empty
+//! value counts as unset, because SAM and CloudFormation pass unset parameters as "".
+
+use std::time::Duration;
+
+use crate::domain::UserRef;
+use crate::mdm::MdmOptions;
+
+/// A variable that is missing or has a value the function cannot use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable} {problem}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+/// Everything the webhook function reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Secrets Manager id or ARN of the JSON secret (Entra app + webhook secrets).
+    pub credentials_secret_id: String,
+    /// Appended as `@domain` to bare usernames from the MDM.
+    pub user_domain: Option<String>,
+    /// Break-glass accounts that are never signed out.
+    pub protected_users: Vec<UserRef>,
+    /// Decide and audit, never act.
+    pub dry_run: bool,
+    /// Jamf smart groups (ids or names) whose added devices are lost.
+    pub jamf_lost_groups: Vec<String>,
+    /// Jamf MDM commands that mean a device is lost.
+    pub jamf_lost_commands: Vec<String>,
+    /// Allowed clock difference for signed timestamps, both directions.
+    pub signature_tolerance_secs: u64,
+    /// Larger request bodies are refused with 413.
+    pub max_body_bytes: usize,
+    /// How long the secret is cached before it is read again.
+    pub secret_ttl: Duration,
+}
+
+/// Lambda refuses request payloads over 6 MB; a larger limit could never apply.
+const LAMBDA_PAYLOAD_LIMIT: u64 = 6 * 1024 * 1024;
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let vars = Vars(&lookup);
+        Ok(Self {
+            credentials_secret_id: vars.required("CREDENTIALS_SECRET_ID")?,
+            user_domain: vars.user_domain("USER_DOMAIN")?,
+            protected_users: vars.user_list("PROTECTED_USERS")?,
+            dry_run: vars.boolean("DRY_RUN", false)?,
+            jamf_lost_groups: vars.list("JAMF_LOST_GROUPS", &[]),
+            jamf_lost_commands: vars.list("JAMF_LOST_COMMANDS", &["EnableLostMode"]),
+            signature_tolerance_secs: vars.number("SIGNATURE_TOLERANCE_SECONDS", 300, 1..=3600)?,
+            max_body_bytes: vars.number("MAX_BODY_BYTES", 262_144, 1..=LAMBDA_PAYLOAD_LIMIT)?
+                as usize,
+            secret_ttl: Duration::from_secs(vars.number("SECRET_TTL_SECONDS", 300, 0..=86_400)?),
+        })
+    }
+
+    /// The part of the configuration the MDM parsers need.
+    pub fn mdm_options(&self) -> MdmOptions {
+        MdmOptions {
+            user_domain: self.user_domain.clone(),
+            jamf_lost_groups: self.jamf_lost_groups.clone(),
+            jamf_lost_commands: self.jamf_lost_commands.clone(),
+        }
+    }
+}
+
+struct Vars<'a, F>(&'a F);
+
+impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
+    fn get(&self, name: &str) -> Option<String> {
+        (self.0)(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.get(name)
+            .ok_or_else(|| err(name, "is required and not set"))
+    }
+
+    fn boolean(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(name).map(|v| v.to_ascii_lowercase()).as_deref() {
+            None => Ok(default),
+            Some("true" | "1" | "yes") => Ok(true),
+            Some("false" | "0" | "no") => Ok(false),
+            Some(_) => Err(err(name, "must be true or false")),
+        }
+    }
+
+    fn number(
+        &self,
+        name: &'static str,
+        default: u64,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Result<u64, ConfigError> {
+        let Some(raw) = self.get(name) else {
+            return Ok(default);
+        };
+        match raw.parse::<u64>() {
+            Ok(n) if range.contains(&n) => Ok(n),
+            _ => Err(err(
+                name,
+                &format!(
+                    "must be a whole number from {} to {}",
+                    range.start(),
+                    range.end()
+                ),
+            )),
+        }
+    }
+
+    fn list(&self, name: &str, default: &[&str]) -> Vec<String> {
+        match self.get(name) {
+            None => default.iter().map(|s| (*s).to_owned()).collect(),
+            Some(raw) => raw
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        }
+    }
+
+    fn user_list(&self, name: &'static str) -> Result<Vec<UserRef>, ConfigError> {
+        self.list(name, &[])
+            .iter()
+            .enumerate()
+            .map(|(i, entry)| {
+                UserRef::parse(entry).map_err(|e| {
+                    err(
+                        name,
+                        &format!("entry {} {e}; entries are UPNs or object ids", i + 1),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    fn user_domain(&self, name: &'static str) -> Result<Option<String>, ConfigError> {
+        let Some(raw) = self.get(name) else {
+            return Ok(None);
+        };
+        let domain = raw.trim_start_matches('@');
+        let valid = domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && domain
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+        if valid {
+            Ok(Some(domain.to_owned()))
+        } else {
+            Err(err(name, "must be a DNS domain such as contoso.com"))
+        }
+    }
+}
+
+fn err(variable: &'static str, problem: &str) -> ConfigError {
+    ConfigError {
+        variable,
+        problem: problem.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    const SECRET: (&str, &str) = ("CREDENTIALS_SECRET_ID", "revoker/entra");
+
+    #[test]
+    fn defaults_apply_when_only_the_secret_id_is_set() {
+        let c = config(&[SECRET]).unwrap();
+        assert_eq!(c.credentials_secret_id, "revoker/entra");
+        assert!(!c.dry_run);
+        assert!(c.protected_users.is_empty());
+        assert_eq!(c.jamf_lost_commands, vec!["EnableLostMode"]);
+        assert!(c.jamf_lost_groups.is_empty());
+        assert_eq!(c.signature_tolerance_secs, 300);
+        assert_eq!(c.max_body_bytes, 262_144);
+        assert_eq!(c.secret_ttl, Duration::from_secs(300));
+        assert_eq!(c.user_domain, None);
+    }
+
+    #[test]
+    fn missing_or_empty_secret_id_fails_naming_the_variable() {
+        for vars in [&[][..], &[("CREDENTIALS_SECRET_ID", "  ")][..]] {
+            let e = config(vars).unwrap_err();
+            assert_eq!(e.variable, "CREDENTIALS_SECRET_ID");
+            assert!(
+                e.to_string()
+                    .starts_with("CREDENTIALS_SECRET_ID is required")
+            );
+        }
+    }
+
+    #[test]
+    fn bad_values_fail_naming_the_variable_and_what_it_accepts() {
+        let cases = [
+            ("DRY_RUN", "maybe", "must be true or false"),
+            (
+                "MAX_BODY_BYTES",
+                "-1",
+                "must be a whole number from 1 to 6291456",
+            ),
+            ("MAX_BODY_BYTES", "99999999", "from 1 to 6291456"),
+            ("SIGNATURE_TOLERANCE_SECONDS", "0", "from 1 to 3600"),
+            ("SECRET_TTL_SECONDS", "5m", "whole number"),
+            ("USER_DOMAIN", "contoso", "DNS domain"),
+            (
+                "PROTECTED_USERS",
+                "breakglass@contoso.com, not a user",
+                "entry 2",
+            ),
+        ];
+        for (name, value, expected) in cases {
+            let e = config(&[SECRET, (name, value)]).unwrap_err();
+            assert_eq!(e.variable, name);
+            assert!(e.to_string().contains(expected), "{name}={value}: {e}");
+        }
+    }
+
+    #[test]
+    fn lists_are_comma_separated_and_trimmed() {
+        let c = config(&[
+            SECRET,
+            (
+                "PROTECTED_USERS",
+                " BreakGlass@contoso.com ,6f1c2a1e-8f5b-4c1d-9e2a-0123456789ab,",
+            ),
+            ("JAMF_LOST_GROUPS", "12, Lost Devices"),
+            ("JAMF_LOST_COMMANDS", "EnableLostMode,DeviceLock"),
+            ("DRY_RUN", "TRUE"),
+            ("USER_DOMAIN", "@contoso.com"),
+        ])
+        .unwrap();
+        assert_eq!(c.protected_users.len(), 2);
+        assert_eq!(c.protected_users[0].as_str(), "BreakGlass@contoso.com");
+        assert_eq!(c.jamf_lost_groups, vec!["12", "Lost Devices"]);
+        assert_eq!(c.jamf_lost_commands, vec!["EnableLostMode", "DeviceLock"]);
+        assert!(c.dry_run);
+        assert_eq!(c.user_domain.as_deref(), Some("contoso.com"));
+    }
+}

@@ -1,0 +1,243 @@
+//! The HTTP edge: a `lambda_http` request becomes a [`Report`] or an [`IngressError`], and
+//! either becomes a JSON response here, the one place that maps errors to status codes.
+//! Order of checks: route and method, body size, source, authentication (raw bytes), payload,
+//! decision. Nothing past authentication runs for an unauthenticated request.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use lambda_http::http::{HeaderValue, Method, StatusCode, header};
+use lambda_http::{Body, Request, Response};
+use serde_json::{Value, json};
+
+use crate::config::Config;
+use crate::domain::Source;
+use crate::mdm::{self, MdmOptions, PayloadError};
+use crate::revoke::{Decider, Policy, Report, Revoker};
+use crate::secrets::{SecretError, SecretStore};
+use crate::signature::AuthError;
+
+/// Everything a request needs, built once per instance and borrowed per request.
+#[derive(Debug)]
+pub struct App<R> {
+    config: Config,
+    mdm: MdmOptions,
+    secrets: SecretStore,
+    decider: Decider<R>,
+}
+
+impl<R: Revoker> App<R> {
+    pub fn new(config: Config, secrets: SecretStore, revoker: R) -> Self {
+        let policy = Policy {
+            protected_users: config.protected_users.clone(),
+            dry_run: config.dry_run,
+        };
+        Self {
+            mdm: config.mdm_options(),
+            config,
+            secrets,
+            decider: Decider::new(policy, revoker),
+        }
+    }
+
+    pub fn decider(&self) -> &Decider<R> {
+        &self.decider
+    }
+}
+
+/// Why a request was not turned into a decision.
+#[derive(Debug, thiserror::Error)]
+pub enum IngressError {
+    #[error("method not allowed; use {allow}")]
+    MethodNotAllowed { allow: &'static str },
+    #[error("unknown or disabled source")]
+    UnknownSource,
+    #[error("body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("authentication failed: {0}")]
+    Unauthorized(#[from] AuthError),
+    #[error("malformed payload: {0}")]
+    BadPayload(#[from] PayloadError),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+}
+
+impl IngressError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::UnknownSource => StatusCode::NOT_FOUND,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::BadPayload(_) => StatusCode::BAD_REQUEST,
+            Self::Secret(e) if e.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Secret(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The response's `outcome` for this error.
+    fn outcome(&self) -> &'static str {
+        match self {
+            Self::MethodNotAllowed { .. } => "method_not_allowed",
+            Self::UnknownSource => "unknown_source",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::Unauthorized(_) => "unauthorized",
+            Self::BadPayload(_) => "bad_request",
+            Self::Secret(e) if e.is_transient() => "unavailable",
+            Self::Secret(_) => "misconfigured",
+        }
+    }
+
+    /// What the sender is told. Client errors say exactly what is wrong with the request;
+    /// server errors stay opaque (the log has the detail).
+    fn public_message(&self) -> String {
+        match self {
+            Self::Secret(e) if e.is_transient() => {
+                "temporarily unable to read configuration; retry".to_owned()
+            }
+            Self::Secret(_) => "the function is misconfigured; its log says what to fix".to_owned(),
+            other => other.to_string(),
+        }
+    }
+
+    fn log(&self, source: &str) {
+        let status = self.status().as_u16();
+        match self {
+            Self::Secret(e) if !e.is_transient() => {
+                tracing::error!(source, status, error = %e, "request refused: misconfigured");
+            }
+            _ => tracing::warn!(source, status, error = %self, "request refused"),
+        }
+    }
+}
+
+/// Serves one request. Never fails and never panics on input: every problem is a response.
+pub async fn handle<R: Revoker>(app: &App<R>, req: Request) -> Response<Body> {
+    let segment = last_segment(req.uri().path()).to_owned();
+    let result = route(app, &segment, &req).await;
+    match result {
+        Ok(Reply::Health) => respond(StatusCode::OK, envelope("healthy", None, Vec::new())),
+        Ok(Reply::Report(report)) => report_response(&report),
+        Err(e) => {
+            e.log(&segment);
+            error_response(&e)
+        }
+    }
+}
+
+enum Reply {
+    Health,
+    Report(Report),
+}
+
+async fn route<R: Revoker>(
+    app: &App<R>,
+    segment: &str,
+    req: &Request,
+) -> Result<Reply, IngressError> {
+    if segment == "health" && req.method() == Method::GET {
+        return Ok(Reply::Health);
+    }
+    if req.method() != Method::POST {
+        let allow = if segment == "health" { "GET" } else { "POST" };
+        return Err(IngressError::MethodNotAllowed { allow });
+    }
+    let source = Source::parse(segment).map_err(|_| IngressError::UnknownSource)?;
+
+    // lambda_http has already base64-decoded the body when the event says isBase64Encoded.
+    let body: &[u8] = req.body().as_ref();
+    if body.len() > app.config.max_body_bytes {
+        return Err(IngressError::PayloadTooLarge {
+            limit: app.config.max_body_bytes,
+        });
+    }
+
+    let secret = app.secrets.get().await?;
+    let webhook = secret
+        .webhooks
+        .get(&source)
+        .ok_or(IngressError::UnknownSource)?;
+    let verified = webhook.scheme.verify(
+        req.headers(),
+        body,
+        unix_now(),
+        app.config.signature_tolerance_secs,
+    )?;
+    let parsed = mdm::parse(webhook.format, &source, verified.bytes(), &app.mdm)?;
+    Ok(Reply::Report(app.decider.decide(&source, parsed).await))
+}
+
+/// The last non-empty path segment, so API Gateway stages and custom prefixes route alike.
+fn last_segment(path: &str) -> &str {
+    path.rsplit('/').find(|s| !s.is_empty()).unwrap_or("")
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+fn envelope(outcome: &str, event_id: Option<&str>, results: Vec<Value>) -> Value {
+    json!({ "outcome": outcome, "event_id": event_id, "results": results })
+}
+
+fn report_response(report: &Report) -> Response<Body> {
+    let results = report
+        .results
+        .iter()
+        .map(|r| json!({ "user": r.user.as_str(), "outcome": r.outcome.as_str() }))
+        .collect();
+    let event_id = report.event_id.as_ref().map(|id| id.as_str());
+    respond(
+        report.status(),
+        envelope(report.outcome_str(), event_id, results),
+    )
+}
+
+fn error_response(e: &IngressError) -> Response<Body> {
+    let mut body = envelope(e.outcome(), None, Vec::new());
+    body["error"] = Value::String(e.public_message());
+    let mut response = respond(e.status(), body);
+    if let IngressError::MethodNotAllowed { allow } = e {
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static(allow));
+    }
+    response
+}
+
+fn respond(status: StatusCode, body: Value) -> Response<Body> {
+    let mut response = Response::new(Body::Text(body.to_string()));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_segment_ignores_stage_prefixes_and_trailing_slashes() {
+        assert_eq!(last_segment("/prod/webhooks/jamf"), "jamf");
+        assert_eq!(last_segment("/jamf/"), "jamf");
+        assert_eq!(last_segment("/"), "");
+        assert_eq!(last_segment(""), "");
+    }
+
+    #[test]
+    fn server_errors_keep_their_detail_out_of_the_response() {
+        let e = IngressError::Secret(SecretError::Inaccessible {
+            secret_id: "arn:aws:secretsmanager:eu-west-1:123:secret:x".into(),
+            code: "AccessDeniedException".into(),
+            hint: "grant",
+        });
+        assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!e.public_message().contains("arn:"));
+        let t = IngressError::Secret(SecretError::Unavailable("timeout".into()));
+        assert_eq!(t.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+}
