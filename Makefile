@@ -1,0 +1,35 @@
+# Developer entry points. `make test` is what CI runs (.ci/run); see README.md.
+# Local tools come from PyPI, pinned in requirements-dev.txt, installed into .venv/ only.
+
+PYTHON ?= python3
+VENV   := .venv
+STAMP  := $(VENV)/.installed-$(shell cksum < requirements-dev.txt | cut -d' ' -f1)
+
+.PHONY: test venv lint unit sign-events clean
+
+## test: format check, clippy, and every test (integration tests against a private moto_server)
+test: lint unit
+
+## venv: create .venv/ with the pinned local tools (moto_server) when missing or outdated
+venv: $(STAMP)
+
+$(STAMP): requirements-dev.txt
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --all-targets -- -D warnings
+
+unit: $(STAMP)
+	$(VENV)/bin/python scripts/with_moto.py -- cargo test
+
+## sign-events: re-sign events/*.json with the demo secret (timestamps go stale after 5 minutes)
+sign-events:
+	cargo run --quiet --example sign-event -- events/*.json
+
+clean:
+	cargo clean
+	rm -rf $(VENV)

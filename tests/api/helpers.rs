@@ -1,0 +1,310 @@
+//! Test harness: a real `App` with Secrets Manager served by moto_server (started by
+//! `make test` through scripts/with_moto.py) and a recording fake behind the act seam.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
+use lambda_http::Request;
+use lambda_http::http::StatusCode;
+use revoker::config::Config;
+use revoker::domain::{LostDeviceEvent, UserRef};
+use revoker::ingress::{self, App};
+use revoker::revoke::{Revocation, Revoker};
+use revoker::secrets::{AppSecret, SecretStore};
+use serde_json::{Value, json};
+
+/// Secret values of the test secret; each is distinctive so a log scan can look for it.
+pub const CLIENT_SECRET: &str = "test-client-secret-Zq9vT2";
+/// `whsec_` + base64("test-standard-webhooks-key-0001").
+pub const STANDARD_SECRET: &str = "whsec_dGVzdC1zdGFuZGFyZC13ZWJob29rcy1rZXktMDAwMQ==";
+pub const STANDARD_KEY_TEXT: &str = "test-standard-webhooks-key-0001";
+pub const JAMF_TOKEN: &str = "test-jamf-token-8HkLp3";
+pub const RELAY_KEY: &str = "test-relay-hmac-key-3LmQw";
+pub const BASIC_CREDENTIALS: &str = "jamf:test-basic-password-7QwXy";
+
+/// Every configured secret value, for "never logged / never echoed" checks.
+pub const ALL_SECRETS: &[&str] = &[
+    CLIENT_SECRET,
+    STANDARD_SECRET,
+    "dGVzdC1zdGFuZGFyZC13ZWJob29rcy1rZXktMDAwMQ",
+    STANDARD_KEY_TEXT,
+    JAMF_TOKEN,
+    RELAY_KEY,
+    "test-basic-password-7QwXy",
+];
+
+/// The secret every handler test starts from (DESIGN §4 shape, all four schemes).
+pub fn test_secret() -> Value {
+    json!({
+        "tenant_id": "contoso.onmicrosoft.com",
+        "client_id": "11111111-2222-3333-4444-555555555555",
+        "client_secret": CLIENT_SECRET,
+        "webhooks": {
+            "standard": {"scheme": "standard-webhooks", "secrets": [STANDARD_SECRET]},
+            "jamf": {"scheme": "header-token", "header": "X-Webhook-Token", "secrets": [JAMF_TOKEN]},
+            "relay": {"scheme": "hmac", "header": "X-Hub-Signature-256", "algorithm": "sha256",
+                      "encoding": "hex", "prefix": "sha256=", "timestamp_header": "X-Relay-Timestamp",
+                      "secrets": [RELAY_KEY]},
+            "jamf-basic": {"scheme": "basic", "secrets": [BASIC_CREDENTIALS], "format": "jamf"}
+        }
+    })
+}
+
+/// moto_server's address, exported by scripts/with_moto.py.
+pub fn moto_url() -> String {
+    std::env::var("AWS_ENDPOINT_URL_SECRETS_MANAGER").expect(
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER is not set: run the tests with `make test`, \
+         which starts moto_server on 127.0.0.1",
+    )
+}
+
+/// A Secrets Manager client for `endpoint`, with dummy credentials: the real SDK and wire
+/// protocol, never real AWS.
+pub fn secrets_client_at(endpoint: &str) -> aws_sdk_secretsmanager::Client {
+    let config = aws_sdk_secretsmanager::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .timeout_config(
+            aws_sdk_secretsmanager::config::timeout::TimeoutConfig::builder()
+                .operation_timeout(Duration::from_secs(5))
+                .build(),
+        )
+        .build();
+    aws_sdk_secretsmanager::Client::from_conf(config)
+}
+
+pub fn secrets_client() -> aws_sdk_secretsmanager::Client {
+    secrets_client_at(&moto_url())
+}
+
+/// A secret name no other test uses (moto is shared by the whole run).
+pub fn unique_name(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "{prefix}-{}-{}-{nanos}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Stores `value` as a new secret in moto and returns its name.
+pub async fn create_secret(value: &str) -> String {
+    let name = unique_name("revoker-test");
+    secrets_client()
+        .create_secret()
+        .name(&name)
+        .secret_string(value)
+        .send()
+        .await
+        .expect("moto_server accepts CreateSecret");
+    name
+}
+
+/// Replaces the secret's current value (a rotation).
+pub async fn put_secret(name: &str, value: &str) {
+    secrets_client()
+        .put_secret_value()
+        .secret_id(name)
+        .secret_string(value)
+        .send()
+        .await
+        .expect("moto_server accepts PutSecretValue");
+}
+
+/// The act seam's fake: records each user it is asked to revoke, answers from a script.
+#[derive(Clone, Default)]
+pub struct RecordingRevoker {
+    calls: Arc<Mutex<Vec<String>>>,
+    answers: Arc<HashMap<String, Revocation>>,
+}
+
+impl RecordingRevoker {
+    pub fn answering(answers: &[(&str, Revocation)]) -> Self {
+        Self {
+            calls: Arc::default(),
+            answers: Arc::new(answers.iter().map(|(u, r)| ((*u).to_owned(), *r)).collect()),
+        }
+    }
+
+    pub fn calls(&self) -> Vec<String> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+impl Revoker for RecordingRevoker {
+    async fn revoke(&self, _event: &LostDeviceEvent, user: &UserRef) -> Revocation {
+        self.calls.lock().unwrap().push(user.to_string());
+        self.answers
+            .get(user.as_str())
+            .copied()
+            .unwrap_or(Revocation::Revoked)
+    }
+}
+
+pub struct TestApp {
+    pub app: App<RecordingRevoker>,
+    pub revoker: RecordingRevoker,
+    pub secret_name: String,
+    pub secret: AppSecret,
+}
+
+/// Options for [`spawn_app_with`].
+pub struct Setup {
+    pub secret: Value,
+    pub env: Vec<(&'static str, String)>,
+    pub answers: Vec<(&'static str, Revocation)>,
+    pub endpoint: Option<String>,
+    /// False: point the function at a secret id that does not exist.
+    pub secret_exists: bool,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Self {
+            secret: test_secret(),
+            env: Vec::new(),
+            answers: Vec::new(),
+            endpoint: None,
+            secret_exists: true,
+        }
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Setup::default()).await
+}
+
+pub async fn spawn_app_with(setup: Setup) -> TestApp {
+    let secret_text = setup.secret.to_string();
+    let secret_name = if setup.secret_exists {
+        create_secret(&secret_text).await
+    } else {
+        unique_name("revoker-missing")
+    };
+    let mut env: HashMap<&str, String> = HashMap::from([
+        ("CREDENTIALS_SECRET_ID", secret_name.clone()),
+        ("JAMF_LOST_GROUPS", "42".to_owned()),
+        ("USER_DOMAIN", "contoso.com".to_owned()),
+    ]);
+    env.extend(setup.env);
+    let config = Config::from_lookup(|k| env.get(k).cloned()).expect("test config is valid");
+    let client = match &setup.endpoint {
+        Some(endpoint) => secrets_client_at(endpoint),
+        None => secrets_client(),
+    };
+    let store = SecretStore::new(client, secret_name.clone(), config.secret_ttl);
+    let revoker = RecordingRevoker::answering(&setup.answers);
+    TestApp {
+        app: App::new(config, store, revoker.clone()),
+        revoker,
+        secret_name,
+        // Tests that build broken secrets still need a signer: fall back to the default one.
+        secret: AppSecret::parse(&secret_text)
+            .unwrap_or_else(|_| AppSecret::parse(&test_secret().to_string()).unwrap()),
+    }
+}
+
+pub fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// A Function URL (HTTP API v2) event, deserialized by lambda_http's own deserializer.
+pub fn function_url_event(method: &str, path: &str, body: &str) -> Value {
+    json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {
+            "content-type": "application/json",
+            "host": "abcdefghij.lambda-url.eu-west-1.on.aws",
+            "x-forwarded-proto": "https"
+        },
+        "requestContext": {
+            "accountId": "anonymous",
+            "apiId": "abcdefghij",
+            "domainName": "abcdefghij.lambda-url.eu-west-1.on.aws",
+            "domainPrefix": "abcdefghij",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1",
+                     "sourceIp": "203.0.113.10", "userAgent": "tests"},
+            "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "21/Nov/2026:10:00:00 +0000",
+            "timeEpoch": 1_795_000_000_000_i64
+        },
+        "body": body,
+        "isBase64Encoded": false
+    })
+}
+
+pub fn to_request(event: &Value) -> Request {
+    lambda_http::request::from_str(&event.to_string()).expect("a valid Lambda HTTP event")
+}
+
+/// A POST to `path` carrying `body`, signed for its source with the test secret.
+pub fn signed_event(app: &TestApp, path: &str, body: &str) -> Value {
+    let mut event = function_url_event("POST", path, body);
+    revoker::sample_events::sign(&mut event, &app.secret, now()).expect("source is configured");
+    event
+}
+
+/// Sets (or replaces) one header of an event.
+pub fn set_header(event: &mut Value, name: &str, value: &str) {
+    event["headers"][name] = Value::String(value.to_owned());
+}
+
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Value,
+    pub raw: String,
+}
+
+impl TestApp {
+    pub async fn send(&self, event: &Value) -> Answer {
+        let response = ingress::handle(&self.app, to_request(event)).await;
+        let status = response.status();
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/json",
+            "every answer is JSON"
+        );
+        let raw = String::from_utf8(response.body().to_vec()).expect("UTF-8 body");
+        let body = serde_json::from_str(&raw).expect("JSON body");
+        Answer { status, body, raw }
+    }
+
+    pub fn calls(&self) -> Vec<String> {
+        self.revoker.calls()
+    }
+}
+
+/// A canonical event body.
+pub fn canonical(kind: &str, id: &str, user: Value) -> String {
+    json!({
+        "type": kind,
+        "id": id,
+        "timestamp": "2026-11-21T10:00:00Z",
+        "data": {
+            "device": {"id": "dev-1", "serial_number": "C02TEST0001", "name": "Test MacBook"},
+            "user": user
+        }
+    })
+    .to_string()
+}
+
+pub fn lost_for(upn: &str, id: &str) -> String {
+    canonical("device.lost", id, json!({"upn": upn}))
+}

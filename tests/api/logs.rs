@@ -1,0 +1,165 @@
+//! Runs the handler's flows with every log line captured (all crates, TRACE, the AWS SDK and
+//! HTTP stack included) and checks that no configured secret and no presented signature or
+//! token appears in them.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+use tracing_subscriber::fmt::MakeWriter;
+
+use crate::helpers::*;
+use crate::webhook::{jamf_command_body, jamf_smart_group_body};
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Capture {
+    type Writer = Capture;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+/// Every authentication header value a request carries.
+fn presented_credentials(event: &Value) -> Vec<String> {
+    let auth_headers = [
+        "webhook-signature",
+        "x-hub-signature-256",
+        "x-webhook-token",
+        "authorization",
+    ];
+    auth_headers
+        .iter()
+        .filter_map(|h| event["headers"][h].as_str())
+        .flat_map(|v| {
+            // The whole value, and the part after any prefix.
+            let tail = v.rsplit([',', ' ', '=']).next().unwrap_or(v).to_owned();
+            [v.to_owned(), tail]
+        })
+        .filter(|v| v.len() >= 12)
+        .collect()
+}
+
+#[tokio::test]
+async fn handler_logs_contain_no_secret_token_or_signature() {
+    // Arrange (uncaptured: the test's own CreateSecret calls carry the secrets). Flows:
+    // success in every scheme, forgeries, stale, malformed, protected, dry run, a broken
+    // secret and an unreachable Secrets Manager.
+    let app = spawn_app_with(Setup {
+        env: vec![("PROTECTED_USERS", "breakglass@contoso.com".into())],
+        ..Setup::default()
+    })
+    .await;
+    let dry = spawn_app_with(Setup {
+        env: vec![("DRY_RUN", "true".into())],
+        ..Setup::default()
+    })
+    .await;
+    let mut broken_secret = test_secret();
+    broken_secret["client_id"] = json!(CLIENT_SECRET);
+    let broken = spawn_app_with(Setup {
+        secret: broken_secret,
+        ..Setup::default()
+    })
+    .await;
+    let offline = spawn_app_with(Setup {
+        endpoint: Some("http://127.0.0.1:9".into()),
+        ..Setup::default()
+    })
+    .await;
+
+    let capture = Capture::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(capture.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    // Act
+    let mut sent = Vec::new();
+    let mut events = vec![
+        signed_event(&app, "/standard", &lost_for("alice@contoso.com", "log-1")),
+        signed_event(&app, "/relay", &lost_for("bob@contoso.com", "log-2")),
+        signed_event(&app, "/jamf", &jamf_smart_group_body(50)),
+        signed_event(
+            &app,
+            "/jamf-basic",
+            &jamf_command_body(51, "EnableLostMode", "erin@contoso.com"),
+        ),
+        signed_event(
+            &app,
+            "/standard",
+            &lost_for("breakglass@contoso.com", "log-3"),
+        ),
+        signed_event(&app, "/standard", "not json"),
+    ];
+    let mut forged = signed_event(&app, "/jamf", &jamf_smart_group_body(52));
+    set_header(&mut forged, "x-webhook-token", "forged-token-value-123");
+    events.push(forged);
+    let mut stale =
+        function_url_event("POST", "/standard", &lost_for("alice@contoso.com", "log-4"));
+    revoker::sample_events::sign(&mut stale, &app.secret, now() - 3600).unwrap();
+    events.push(stale);
+    let mut forged_basic = signed_event(&app, "/jamf-basic", "{}");
+    let guess = base64::engine::general_purpose::STANDARD.encode("jamf:guessed-password-1");
+    set_header(
+        &mut forged_basic,
+        "authorization",
+        &format!("Basic {guess}"),
+    );
+    events.push(forged_basic);
+    for event in &events {
+        app.send(event).await;
+        sent.extend(presented_credentials(event));
+    }
+
+    let event = signed_event(&dry, "/jamf", &jamf_smart_group_body(53));
+    dry.send(&event).await;
+    sent.extend(presented_credentials(&event));
+
+    broken
+        .send(&signed_event(
+            &broken,
+            "/standard",
+            &lost_for("a@contoso.com", "log-5"),
+        ))
+        .await;
+
+    offline
+        .send(&signed_event(
+            &offline,
+            "/standard",
+            &lost_for("a@contoso.com", "log-6"),
+        ))
+        .await;
+
+    // Assert
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    // The capture is real: the flows above must have left audit lines and refusals.
+    assert!(logs.contains("sessions revoked"), "no audit lines captured");
+    assert!(logs.contains("request refused"));
+    assert!(logs.contains("protected account"));
+    for secret in ALL_SECRETS {
+        assert!(!logs.contains(secret), "a configured secret was logged");
+    }
+    assert!(!sent.is_empty());
+    for value in &sent {
+        assert!(
+            !logs.contains(value.as_str()),
+            "a presented credential was logged"
+        );
+    }
+}

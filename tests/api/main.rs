@@ -1,0 +1,8 @@
+//! Integration tests: the real handler, real `lambda_http` requests, Secrets Manager served by
+//! moto_server on 127.0.0.1. Run with `make test`.
+
+mod events;
+mod helpers;
+mod logs;
+mod secrets;
+mod webhook;

@@ -1,0 +1,103 @@
+//! The secret store against moto_server: caching, rotation, and how failures are classified.
+
+use std::time::Duration;
+
+use revoker::secrets::{ClientCredential, SecretError, SecretStore};
+use secrecy::ExposeSecret;
+use serde_json::json;
+
+use crate::helpers::*;
+
+fn client_secret_of(secret: &revoker::secrets::AppSecret) -> String {
+    match &secret.entra.credential {
+        ClientCredential::Secret(s) => s.expose_secret().to_owned(),
+        ClientCredential::Certificate { .. } => panic!("expected a client secret"),
+    }
+}
+
+fn with_client_secret(value: &str) -> String {
+    let mut secret = test_secret();
+    secret["client_secret"] = json!(value);
+    secret.to_string()
+}
+
+#[tokio::test]
+async fn secret_store_serves_the_cached_value_until_the_ttl_expires() {
+    let name = create_secret(&with_client_secret("first")).await;
+    let store = SecretStore::new(secrets_client(), name.clone(), Duration::from_secs(3600));
+    assert_eq!(client_secret_of(&store.get().await.unwrap()), "first");
+
+    put_secret(&name, &with_client_secret("second")).await;
+    assert_eq!(
+        client_secret_of(&store.get().await.unwrap()),
+        "first",
+        "within the TTL the cache answers"
+    );
+    assert_eq!(
+        client_secret_of(&store.refresh().await.unwrap()),
+        "second",
+        "refresh reads through"
+    );
+    assert_eq!(client_secret_of(&store.get().await.unwrap()), "second");
+}
+
+#[tokio::test]
+async fn secret_store_reads_again_once_the_ttl_has_passed() {
+    let name = create_secret(&with_client_secret("first")).await;
+    let store = SecretStore::new(secrets_client(), name.clone(), Duration::ZERO);
+    assert_eq!(client_secret_of(&store.get().await.unwrap()), "first");
+    put_secret(&name, &with_client_secret("second")).await;
+    assert_eq!(client_secret_of(&store.get().await.unwrap()), "second");
+}
+
+#[tokio::test]
+async fn a_rotated_webhook_secret_is_accepted_once_the_cache_expires() {
+    let app = spawn_app_with(Setup {
+        env: vec![("SECRET_TTL_SECONDS", "0".into())],
+        ..Setup::default()
+    })
+    .await;
+    let mut rotated = test_secret();
+    rotated["webhooks"]["jamf"]["secrets"] = json!(["rotated-jamf-token"]);
+    put_secret(&app.secret_name, &rotated.to_string()).await;
+
+    let body = crate::webhook::jamf_command_body(40, "EnableLostMode", "erin@contoso.com");
+    let mut event = function_url_event("POST", "/jamf", &body);
+    set_header(&mut event, "x-webhook-token", JAMF_TOKEN);
+    assert_eq!(app.send(&event).await.status, 401, "the old token is gone");
+    set_header(&mut event, "x-webhook-token", "rotated-jamf-token");
+    assert_eq!(app.send(&event).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_missing_secret_is_a_permanent_error_with_a_hint() {
+    let store = SecretStore::new(secrets_client(), unique_name("absent"), Duration::ZERO);
+    let err = store.get().await.unwrap_err();
+    assert!(!err.is_transient());
+    assert!(
+        matches!(&err, SecretError::Inaccessible { code, .. } if code == "ResourceNotFoundException"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("CREDENTIALS_SECRET_ID"));
+}
+
+#[tokio::test]
+async fn a_malformed_secret_names_the_key_and_not_the_value() {
+    let mut secret = test_secret();
+    secret["client_id"] = json!("hunter2-not-a-guid");
+    let name = create_secret(&secret.to_string()).await;
+    let store = SecretStore::new(secrets_client(), name, Duration::ZERO);
+    let err = store.get().await.unwrap_err();
+    assert!(matches!(&err, SecretError::Format(e) if e.field == "client_id"));
+    assert!(!err.to_string().contains("hunter2"));
+}
+
+#[tokio::test]
+async fn an_unreachable_secrets_manager_is_transient() {
+    let store = SecretStore::new(
+        secrets_client_at("http://127.0.0.1:9"),
+        "any".into(),
+        Duration::ZERO,
+    );
+    assert!(store.get().await.unwrap_err().is_transient());
+}
