@@ -2,22 +2,33 @@
 //! HTTP stack included) and checks that no configured secret and no presented signature or
 //! token appears in them.
 
+use std::cell::RefCell;
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Once};
 
 use base64::Engine as _;
 use serde_json::{Value, json};
-use tracing_subscriber::fmt::MakeWriter;
 
 use crate::helpers::*;
 use crate::webhook::{jamf_command_body, jamf_smart_group_body};
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
+// One process-wide TRACE subscriber, installed once: a thread-local `set_default` subscriber
+// can miss events whose callsites other test threads registered first (tracing caches each
+// callsite's interest). Its writer keeps only what the capturing test's own thread emits;
+// tokio's current-thread test runtime runs the handler, the SDK and hyper on that thread.
+thread_local! {
+    static SINK: RefCell<Option<Arc<Mutex<Vec<u8>>>>> = const { RefCell::new(None) };
+}
 
-impl Write for Capture {
+struct ThreadSink;
+
+impl Write for ThreadSink {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
+        SINK.with(|sink| {
+            if let Some(buffer) = sink.borrow().as_ref() {
+                buffer.lock().unwrap().extend_from_slice(buf);
+            }
+        });
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -25,11 +36,20 @@ impl Write for Capture {
     }
 }
 
-impl<'a> MakeWriter<'a> for Capture {
-    type Writer = Capture;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
+/// Starts capturing every log line this thread emits, at every level, from every crate.
+fn capture_this_thread() -> Arc<Mutex<Vec<u8>>> {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(|| ThreadSink)
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("no other global subscriber");
+    });
+    let buffer = Arc::new(Mutex::new(Vec::new()));
+    SINK.with(|sink| *sink.borrow_mut() = Some(Arc::clone(&buffer)));
+    buffer
 }
 
 /// Every authentication header value a request carries.
@@ -80,13 +100,7 @@ async fn handler_logs_contain_no_secret_token_or_signature() {
     })
     .await;
 
-    let capture = Capture::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(capture.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let capture = capture_this_thread();
 
     // Act
     let mut sent = Vec::new();
@@ -147,7 +161,7 @@ async fn handler_logs_contain_no_secret_token_or_signature() {
         .await;
 
     // Assert
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let logs = String::from_utf8(capture.lock().unwrap().clone()).unwrap();
     // The capture is real: the flows above must have left audit lines and refusals.
     assert!(logs.contains("sessions revoked"), "no audit lines captured");
     assert!(logs.contains("request refused"));
