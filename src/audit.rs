@@ -69,3 +69,18 @@ pub fn event_skipped(
         "{reason}"
     );
 }
+
+/// A loss naming more users than the cap: nobody was signed out.
+pub fn too_many_users(event: &LostDeviceEvent, cap: usize) {
+    tracing::error!(
+        target: "audit",
+        source = %event.source,
+        event_id = %event.id,
+        event_type = %event.event_type,
+        users = event.owners.len(),
+        cap,
+        outcome = "too_many_users",
+        "event names more users than MAX_USERS_PER_EVENT; nobody was signed out \
+         (raise the cap if this was a real mass loss)"
+    );
+}

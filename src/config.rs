@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use crate::domain::UserRef;
+use crate::domain::{UserRef, is_dns_domain};
+use crate::entra::Cloud;
+use crate::graph::RevokeAction;
 use crate::mdm::MdmOptions;
 
 /// A variable that is missing or has a value the function cannot use.
@@ -20,12 +22,24 @@ pub struct ConfigError {
 pub struct Config {
     /// Secrets Manager id or ARN of the JSON secret (Entra app + webhook secrets).
     pub credentials_secret_id: String,
+    /// Which Graph action signs the user out.
+    pub revoke_action: RevokeAction,
+    /// The national cloud: decides the token scope and the default hosts.
+    pub cloud: Cloud,
+    /// Scheme and host of the Entra authority (`https://login.microsoftonline.com`).
+    pub authority_url: String,
+    /// Scheme and host of Microsoft Graph (`https://graph.microsoft.com`).
+    pub graph_url: String,
+    /// Time budget for revoking inline, before answering the webhook.
+    pub inline_deadline: Duration,
     /// Appended as `@domain` to bare usernames from the MDM.
     pub user_domain: Option<String>,
     /// Break-glass accounts that are never signed out.
     pub protected_users: Vec<UserRef>,
     /// Decide and audit, never act.
     pub dry_run: bool,
+    /// Events naming more users than this are refused whole.
+    pub max_users_per_event: usize,
     /// Jamf smart groups (ids or names) whose added devices are lost.
     pub jamf_lost_groups: Vec<String>,
     /// Jamf MDM commands that mean a device is lost.
@@ -50,11 +64,34 @@ impl Config {
     /// Reads variables through `lookup`, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let vars = Vars(&lookup);
+        let cloud = match vars.get("ENTRA_CLOUD") {
+            None => Cloud::Global,
+            Some(name) => Cloud::parse(&name)
+                .ok_or_else(|| err("ENTRA_CLOUD", "must be global, usgov, dod or china"))?,
+        };
         Ok(Self {
             credentials_secret_id: vars.required("CREDENTIALS_SECRET_ID")?,
+            revoke_action: match vars.get("REVOKE_ACTION") {
+                None => RevokeAction::InvalidateAllRefreshTokens,
+                Some(name) => RevokeAction::parse(&name).ok_or_else(|| {
+                    err(
+                        "REVOKE_ACTION",
+                        "must be invalidateAllRefreshTokens or revokeSignInSessions",
+                    )
+                })?,
+            },
+            cloud,
+            authority_url: vars.base_url("ENTRA_AUTHORITY_URL", cloud.authority_url())?,
+            graph_url: vars.base_url("GRAPH_URL", cloud.graph_url())?,
+            inline_deadline: Duration::from_millis(vars.number(
+                "INLINE_DEADLINE_MS",
+                1500,
+                100..=60_000,
+            )?),
             user_domain: vars.user_domain("USER_DOMAIN")?,
             protected_users: vars.user_list("PROTECTED_USERS")?,
             dry_run: vars.boolean("DRY_RUN", false)?,
+            max_users_per_event: vars.number("MAX_USERS_PER_EVENT", 50, 1..=1000)? as usize,
             jamf_lost_groups: vars.list("JAMF_LOST_GROUPS", &[]),
             jamf_lost_commands: vars.list("JAMF_LOST_COMMANDS", &["EnableLostMode"]),
             signature_tolerance_secs: vars.number("SIGNATURE_TOLERANCE_SECONDS", 300, 1..=3600)?,
@@ -146,18 +183,48 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
             .collect()
     }
 
+    /// `scheme://host[:port]` without a path; plain http only for loopback hosts (local
+    /// stand-ins), so a typo can never send a token over an unencrypted connection.
+    fn base_url(&self, name: &'static str, default: &str) -> Result<String, ConfigError> {
+        let Some(raw) = self.get(name) else {
+            return Ok(default.to_owned());
+        };
+        let url = raw.trim_end_matches('/');
+        let (scheme, authority) = url.split_once("://").ok_or_else(|| {
+            err(
+                name,
+                "must be scheme://host, such as https://graph.microsoft.com",
+            )
+        })?;
+        let host = authority
+            .rsplit_once(':')
+            .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+            .map_or(authority, |(host, _)| host);
+        let host_ok = !host.is_empty()
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-[]:".contains(&b));
+        if !host_ok || authority.contains(['/', '?', '#', '@']) {
+            return Err(err(name, "must be scheme://host[:port] with no path"));
+        }
+        let loopback = matches!(host, "127.0.0.1" | "localhost" | "[::1]");
+        match scheme {
+            "https" => Ok(url.to_owned()),
+            "http" if loopback => Ok(url.to_owned()),
+            "http" => Err(err(
+                name,
+                "must use https (plain http only for loopback stand-ins)",
+            )),
+            _ => Err(err(name, "must use https")),
+        }
+    }
+
     fn user_domain(&self, name: &'static str) -> Result<Option<String>, ConfigError> {
         let Some(raw) = self.get(name) else {
             return Ok(None);
         };
         let domain = raw.trim_start_matches('@');
-        let valid = domain.contains('.')
-            && !domain.starts_with('.')
-            && !domain.ends_with('.')
-            && domain
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
-        if valid {
+        if is_dns_domain(domain) {
             Ok(Some(domain.to_owned()))
         } else {
             Err(err(name, "must be a DNS domain such as contoso.com"))
@@ -199,6 +266,44 @@ mod tests {
         assert_eq!(c.max_body_bytes, 262_144);
         assert_eq!(c.secret_ttl, Duration::from_secs(300));
         assert_eq!(c.user_domain, None);
+        assert_eq!(c.revoke_action, RevokeAction::InvalidateAllRefreshTokens);
+        assert_eq!(c.cloud, Cloud::Global);
+        assert_eq!(c.authority_url, "https://login.microsoftonline.com");
+        assert_eq!(c.graph_url, "https://graph.microsoft.com");
+        assert_eq!(c.inline_deadline, Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn the_cloud_sets_both_hosts_and_overrides_replace_them() {
+        let c = config(&[SECRET, ("ENTRA_CLOUD", "dod")]).unwrap();
+        assert_eq!(c.authority_url, "https://login.microsoftonline.us");
+        assert_eq!(c.graph_url, "https://dod-graph.microsoft.us");
+        let c = config(&[
+            SECRET,
+            ("ENTRA_CLOUD", "china"),
+            ("ENTRA_AUTHORITY_URL", "http://127.0.0.1:4010/"),
+            ("GRAPH_URL", "http://localhost:4010"),
+        ])
+        .unwrap();
+        assert_eq!(c.authority_url, "http://127.0.0.1:4010");
+        assert_eq!(c.graph_url, "http://localhost:4010");
+        assert_eq!(c.cloud, Cloud::China, "the scope still follows the cloud");
+    }
+
+    #[test]
+    fn base_urls_refuse_plain_http_off_loopback_and_paths() {
+        for (value, expected) in [
+            ("http://graph.example.com", "https"),
+            ("http://127.0.0.1.evil.com", "https"),
+            ("https://graph.microsoft.com/v1.0", "no path"),
+            ("graph.microsoft.com", "scheme://host"),
+            ("ftp://graph.microsoft.com", "https"),
+            ("https://user@graph.microsoft.com", "no path"),
+        ] {
+            let e = config(&[SECRET, ("GRAPH_URL", value)]).unwrap_err();
+            assert_eq!(e.variable, "GRAPH_URL");
+            assert!(e.to_string().contains(expected), "{value}: {e}");
+        }
     }
 
     #[test]
@@ -217,6 +322,13 @@ mod tests {
     fn bad_values_fail_naming_the_variable_and_what_it_accepts() {
         let cases = [
             ("DRY_RUN", "maybe", "must be true or false"),
+            (
+                "REVOKE_ACTION",
+                "logout",
+                "invalidateAllRefreshTokens or revokeSignInSessions",
+            ),
+            ("ENTRA_CLOUD", "mars", "global, usgov, dod or china"),
+            ("INLINE_DEADLINE_MS", "50", "from 100 to 60000"),
             (
                 "MAX_BODY_BYTES",
                 "-1",

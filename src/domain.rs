@@ -15,8 +15,10 @@ pub enum DomainError {
     TooLong(usize),
     #[error("contains a control or whitespace character")]
     BadCharacter,
-    #[error("is not a user principal name (name@domain)")]
+    #[error("is not a user principal name (name@domain, Entra's characters only)")]
     NotAUpn,
+    #[error("is not a DNS domain such as contoso.com")]
+    NotADomain,
     #[error("is a bare username and USER_DOMAIN is not set")]
     BareUsername,
     #[error("is not an Entra object id (GUID)")]
@@ -94,8 +96,27 @@ impl fmt::Display for EventId {
     }
 }
 
+/// True for a DNS name of at least two labels (letters, digits, inner hyphens).
+pub fn is_dns_domain(s: &str) -> bool {
+    let labels: Vec<&str> = s.split('.').collect();
+    labels.len() >= 2
+        && s.len() <= 253
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+/// Characters Entra allows in the name part of a UPN, besides letters and digits (`$` occurs
+/// in synced accounts; Graph addresses those as `users('$…')`).
+const UPN_NAME_PUNCTUATION: &[u8] = b"'.-_!#^~$";
+
 /// An Entra user principal name (`alice@contoso.com`, guests `alice_x.com#EXT#@tenant.com`).
-/// Kept as received; compared case-insensitively, as Entra does.
+/// Only Entra's UPN characters are accepted, so no path, query or escape character can ever
+/// reach a Graph URL. Kept as received; compared case-insensitively, as Entra does.
 #[derive(Debug, Clone)]
 pub struct Upn(String);
 
@@ -105,13 +126,13 @@ impl Upn {
 
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
         let s = check_text(raw, Self::MAX_LEN)?;
-        match s.rsplit_once('@') {
-            Some((local, domain))
-                if !local.is_empty()
-                    && !local.contains('@')
-                    && domain.contains('.')
-                    && !domain.starts_with('.')
-                    && !domain.ends_with('.') =>
+        match s.split_once('@') {
+            Some((name, domain))
+                if !name.is_empty()
+                    && name.bytes().all(|b| {
+                        b.is_ascii_alphanumeric() || UPN_NAME_PUNCTUATION.contains(&b)
+                    })
+                    && is_dns_domain(domain) =>
             {
                 Ok(Self(s.to_owned()))
             }
@@ -302,11 +323,34 @@ mod tests {
             "alice@localhost",
             "a b@contoso.com",
             "a@b@c.com",
+            "a@contoso.com/../x",
+            "a/b@contoso.com",
+            "a?x@contoso.com",
+            "a%2F@contoso.com",
+            "a+tag@contoso.com",
+            "a@-contoso.com",
+            "a@contoso..com",
         ] {
             assert!(Upn::parse(bad).is_err(), "{bad:?}");
         }
         assert_eq!(Upn::parse("a\tb@c.com"), Err(DomainError::BadCharacter));
         assert_eq!(Upn::parse("a@b@c.com"), Err(DomainError::NotAUpn));
+    }
+
+    #[test]
+    fn upn_accepts_entras_punctuation() {
+        assert!(Upn::parse("o'neil.j-s_x!y^z~#@sub.contoso.com").is_ok());
+        assert!(Upn::parse("$svc@contoso.com").is_ok());
+    }
+
+    #[test]
+    fn dns_domains_need_two_clean_labels() {
+        assert!(is_dns_domain("contoso.onmicrosoft.com"));
+        for bad in [
+            "contoso", "contoso.", ".com", "a..b", "-a.com", "a_b.com", "a/b.com",
+        ] {
+            assert!(!is_dns_domain(bad), "{bad}");
+        }
     }
 
     #[test]

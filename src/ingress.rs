@@ -3,11 +3,13 @@
 //! Order of checks: route and method, body size, source, authentication (raw bytes), payload,
 //! decision. Nothing past authentication runs for an unauthenticated request.
 
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use lambda_http::http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
+use tokio::time::Instant;
 
 use crate::config::Config;
 use crate::domain::Source;
@@ -21,15 +23,17 @@ use crate::signature::AuthError;
 pub struct App<R> {
     config: Config,
     mdm: MdmOptions,
-    secrets: SecretStore,
+    secrets: Arc<SecretStore>,
     decider: Decider<R>,
 }
 
 impl<R: Revoker> App<R> {
-    pub fn new(config: Config, secrets: SecretStore, revoker: R) -> Self {
+    /// `secrets` is shared with the revoker, which reads the Entra credentials from it.
+    pub fn new(config: Config, secrets: Arc<SecretStore>, revoker: R) -> Self {
         let policy = Policy {
             protected_users: config.protected_users.clone(),
             dry_run: config.dry_run,
+            max_users_per_event: config.max_users_per_event,
         };
         Self {
             mdm: config.mdm_options(),
@@ -134,6 +138,8 @@ async fn route<R: Revoker>(
     segment: &str,
     req: &Request,
 ) -> Result<Reply, IngressError> {
+    // The inline budget counts from arrival: a cold secret read spends it too.
+    let started = Instant::now();
     if segment == "health" && req.method() == Method::GET {
         return Ok(Reply::Health);
     }
@@ -163,7 +169,10 @@ async fn route<R: Revoker>(
         app.config.signature_tolerance_secs,
     )?;
     let parsed = mdm::parse(webhook.format, &source, verified.bytes(), &app.mdm)?;
-    Ok(Reply::Report(app.decider.decide(&source, parsed).await))
+    let deadline = started + app.config.inline_deadline;
+    Ok(Reply::Report(
+        app.decider.decide(&source, parsed, deadline).await,
+    ))
 }
 
 /// The last non-empty path segment, so API Gateway stages and custom prefixes route alike.

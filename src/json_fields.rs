@@ -50,6 +50,15 @@ impl<'a> Fields<'a> {
         self.map.iter().map(|(k, v)| (k, self.path(k), v))
     }
 
+    /// Fails on the first key not in `allowed`: in configuration a misspelt optional key
+    /// (`timestamp_heade`) must not silently turn a protection off.
+    pub(crate) fn deny_unknown(&self, allowed: &[&str]) -> Result<(), FieldError> {
+        match self.map.keys().find(|k| !allowed.contains(&k.as_str())) {
+            Some(unknown) => Err(FieldError::new(self.path(unknown), "is not a known key")),
+            None => Ok(()),
+        }
+    }
+
     /// A list of strings, each trimmed (empty strings are kept for the caller to judge).
     pub(crate) fn strings(&self, key: &str) -> Result<Vec<&'a str>, FieldError> {
         let path = self.path(key);

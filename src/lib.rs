@@ -4,6 +4,8 @@
 pub mod audit;
 pub mod config;
 pub mod domain;
+pub mod entra;
+pub mod graph;
 pub mod ingress;
 mod json_fields;
 pub mod mdm;

@@ -6,10 +6,12 @@ use std::collections::{HashSet, VecDeque};
 use std::future::Future;
 use std::sync::Mutex;
 
+use futures_util::{StreamExt, stream};
 use lambda_http::http::StatusCode;
+use tokio::time::Instant;
 
 use crate::audit;
-use crate::domain::{EventId, LostDeviceEvent, Parsed, Source, UserRef};
+use crate::domain::{EventId, LostDeviceEvent, Owner, Parsed, Source, UserRef};
 
 /// What the act step reports for one user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,13 +26,14 @@ pub enum Revocation {
     Transient,
 }
 
-/// Signs one user out everywhere. The production implementation calls Microsoft Graph;
-/// tests substitute a recording fake.
+/// Signs one user out everywhere, giving up with `Transient` at `deadline`. The production
+/// implementation calls Microsoft Graph; tests substitute a recording fake.
 pub trait Revoker: Send + Sync {
     fn revoke(
         &self,
         event: &LostDeviceEvent,
         user: &UserRef,
+        deadline: Instant,
     ) -> impl Future<Output = Revocation> + Send;
 }
 
@@ -68,6 +71,12 @@ impl UserOutcome {
             Self::Denied => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Failed => StatusCode::SERVICE_UNAVAILABLE,
         }
+    }
+
+    /// Whether the user's case is closed: nothing more would happen on a redelivery. `denied`
+    /// is not: once an admin grants consent, the sender's retry must act.
+    pub fn is_settled(self) -> bool {
+        !matches!(self, Self::Denied | Self::Failed)
     }
 
     /// A sentence for the audit line.
@@ -111,6 +120,8 @@ pub enum Outcome {
     Duplicate,
     /// A loss that names nobody to sign out.
     NoUser,
+    /// A loss naming more users than `MAX_USERS_PER_EVENT`: refused whole.
+    TooManyUsers,
     /// Every user ended the same way.
     Uniform(UserOutcome),
     /// Users ended differently.
@@ -145,6 +156,7 @@ impl Report {
             Outcome::Ignored => "ignored",
             Outcome::Duplicate => "duplicate",
             Outcome::NoUser => "no_user",
+            Outcome::TooManyUsers => "too_many_users",
             Outcome::Uniform(o) => o.as_str(),
             Outcome::Mixed => "mixed",
         }
@@ -154,7 +166,7 @@ impl Report {
     /// the contract uses (503 > 500 > 422 > 202 > 200).
     pub fn status(&self) -> StatusCode {
         let event_status = match self.outcome {
-            Outcome::NoUser => StatusCode::UNPROCESSABLE_ENTITY,
+            Outcome::NoUser | Outcome::TooManyUsers => StatusCode::UNPROCESSABLE_ENTITY,
             _ => StatusCode::OK,
         };
         self.results
@@ -212,11 +224,27 @@ impl Dedupe {
 }
 
 /// The decision policy read from configuration.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Policy {
     pub protected_users: Vec<UserRef>,
     pub dry_run: bool,
+    /// More users than this in one event is refused whole: the bound on what one (possibly
+    /// leaked) webhook credential can do in one request.
+    pub max_users_per_event: usize,
 }
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            protected_users: Vec::new(),
+            dry_run: false,
+            max_users_per_event: 50,
+        }
+    }
+}
+
+/// How many users of one event are acted on at the same time.
+const CONCURRENT_REVOCATIONS: usize = 8;
 
 /// Decides per user and calls the act seam; built once per instance.
 #[derive(Debug)]
@@ -243,8 +271,9 @@ impl<R: Revoker> Decider<R> {
         &self.revoker
     }
 
-    /// Turns a parsed event into per-user outcomes, acting where policy allows.
-    pub async fn decide(&self, source: &Source, parsed: Parsed) -> Report {
+    /// Turns a parsed event into per-user outcomes, acting where policy allows; the users of
+    /// one event are acted on concurrently and share `deadline`.
+    pub async fn decide(&self, source: &Source, parsed: Parsed, deadline: Instant) -> Report {
         let event = match parsed {
             Parsed::Ignored {
                 id,
@@ -280,29 +309,56 @@ impl<R: Revoker> Decider<R> {
         for device in &event.unowned {
             audit::unowned_device(&event, device);
         }
-
-        let mut results = Vec::with_capacity(event.owners.len());
-        for owner in &event.owners {
-            let outcome = if self.is_protected(&owner.user) {
-                UserOutcome::Protected
-            } else if self.policy.dry_run {
-                UserOutcome::DryRun
-            } else {
-                self.revoker.revoke(&event, &owner.user).await.into()
+        if event.owners.len() > self.policy.max_users_per_event {
+            audit::too_many_users(&event, self.policy.max_users_per_event);
+            return Report {
+                event_id: Some(event.id),
+                outcome: Outcome::TooManyUsers,
+                results: Vec::new(),
             };
-            audit::user_decision(&event, owner, outcome);
-            results.push(UserResult {
-                user: owner.user.clone(),
-                outcome,
-            });
         }
 
-        // Only a fully handled event is remembered: one with a failed user must be acted on
-        // again when the sender retries it.
-        if !results.is_empty() && results.iter().all(|r| r.outcome != UserOutcome::Failed) {
+        // Collected first: a lazy `map` closure inside this future trips the compiler's
+        // higher-ranked `Send` check (rust-lang/rust#102211).
+        let decisions: Vec<_> = event
+            .owners
+            .iter()
+            .map(|owner| self.decide_user(&event, owner, deadline))
+            .collect();
+        let results: Vec<UserResult> = stream::iter(decisions)
+            .buffered(CONCURRENT_REVOCATIONS)
+            .collect()
+            .await;
+
+        // Only a settled event is remembered: one with a failed or denied user must be acted
+        // on again when the sender retries it.
+        if !results.is_empty() && results.iter().all(|r| r.outcome.is_settled()) {
             self.dedupe.remember(key);
         }
         Report::for_users(event.id, results)
+    }
+
+    async fn decide_user(
+        &self,
+        event: &LostDeviceEvent,
+        owner: &Owner,
+        deadline: Instant,
+    ) -> UserResult {
+        let outcome = if self.is_protected(&owner.user) {
+            UserOutcome::Protected
+        } else if self.policy.dry_run {
+            UserOutcome::DryRun
+        } else {
+            self.revoker
+                .revoke(event, &owner.user, deadline)
+                .await
+                .into()
+        };
+        audit::user_decision(event, owner, outcome);
+        UserResult {
+            user: owner.user.clone(),
+            outcome,
+        }
     }
 
     fn is_protected(&self, user: &UserRef) -> bool {
@@ -324,7 +380,12 @@ mod tests {
     }
 
     impl Revoker for Recording {
-        async fn revoke(&self, _event: &LostDeviceEvent, user: &UserRef) -> Revocation {
+        async fn revoke(
+            &self,
+            _event: &LostDeviceEvent,
+            user: &UserRef,
+            _deadline: Instant,
+        ) -> Revocation {
             self.calls.lock().unwrap().push(user.to_string());
             self.answers
                 .iter()
@@ -335,6 +396,10 @@ mod tests {
 
     fn user(s: &str) -> UserRef {
         UserRef::parse(s).unwrap()
+    }
+
+    fn later() -> Instant {
+        Instant::now() + std::time::Duration::from_secs(5)
     }
 
     fn source() -> Source {
@@ -380,7 +445,7 @@ mod tests {
     async fn lost_event_revokes_each_owner_once() {
         let d = decider(Policy::default(), vec![]);
         let r = d
-            .decide(&source(), lost("e1", &["a@c.com", "b@c.com"]))
+            .decide(&source(), lost("e1", &["a@c.com", "b@c.com"]), later())
             .await;
         assert_eq!(r.outcome, Outcome::Uniform(UserOutcome::Revoked));
         assert_eq!(r.status(), StatusCode::OK);
@@ -391,11 +456,15 @@ mod tests {
     async fn protected_users_are_refused_case_insensitively_and_never_reach_the_revoker() {
         let policy = Policy {
             protected_users: vec![user("BreakGlass@C.com")],
-            dry_run: false,
+            ..Policy::default()
         };
         let d = decider(policy, vec![]);
         let r = d
-            .decide(&source(), lost("e1", &["breakglass@c.com", "b@c.com"]))
+            .decide(
+                &source(),
+                lost("e1", &["breakglass@c.com", "b@c.com"]),
+                later(),
+            )
             .await;
         assert_eq!(r.outcome, Outcome::Mixed);
         assert_eq!(r.results[0].outcome, UserOutcome::Protected);
@@ -411,7 +480,7 @@ mod tests {
             ..Policy::default()
         };
         let d = decider(policy, vec![]);
-        let r = d.decide(&source(), lost("e1", &["a@c.com"])).await;
+        let r = d.decide(&source(), lost("e1", &["a@c.com"]), later()).await;
         assert_eq!(r.outcome_str(), "dry_run");
         assert!(calls(&d).is_empty());
     }
@@ -419,8 +488,8 @@ mod tests {
     #[tokio::test]
     async fn a_redelivered_event_is_a_duplicate_and_not_acted_on_again() {
         let d = decider(Policy::default(), vec![]);
-        d.decide(&source(), lost("e1", &["a@c.com"])).await;
-        let again = d.decide(&source(), lost("e1", &["a@c.com"])).await;
+        d.decide(&source(), lost("e1", &["a@c.com"]), later()).await;
+        let again = d.decide(&source(), lost("e1", &["a@c.com"]), later()).await;
         assert_eq!(again.outcome, Outcome::Duplicate);
         assert_eq!(again.status(), StatusCode::OK);
         assert_eq!(calls(&d).len(), 1);
@@ -429,11 +498,43 @@ mod tests {
     #[tokio::test]
     async fn a_failed_event_is_not_remembered_so_the_senders_retry_acts_again() {
         let d = decider(Policy::default(), vec![("a@c.com", Revocation::Transient)]);
-        let first = d.decide(&source(), lost("e1", &["a@c.com"])).await;
+        let first = d.decide(&source(), lost("e1", &["a@c.com"]), later()).await;
         assert_eq!(first.status(), StatusCode::SERVICE_UNAVAILABLE);
-        let retry = d.decide(&source(), lost("e1", &["a@c.com"])).await;
+        let retry = d.decide(&source(), lost("e1", &["a@c.com"]), later()).await;
         assert_eq!(retry.outcome_str(), "failed");
         assert_eq!(calls(&d).len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_denied_event_is_acted_on_again_when_redelivered() {
+        let d = decider(Policy::default(), vec![("a@c.com", Revocation::Denied)]);
+        d.decide(&source(), lost("e1", &["a@c.com"]), later()).await;
+        let retry = d.decide(&source(), lost("e1", &["a@c.com"]), later()).await;
+        assert_eq!(retry.outcome_str(), "denied");
+        assert_eq!(calls(&d).len(), 2);
+    }
+
+    #[tokio::test]
+    async fn an_event_over_the_user_cap_is_refused_whole() {
+        let policy = Policy {
+            max_users_per_event: 2,
+            ..Policy::default()
+        };
+        let d = decider(policy, vec![]);
+        let r = d
+            .decide(
+                &source(),
+                lost("e1", &["a@c.com", "b@c.com", "c@c.com"]),
+                later(),
+            )
+            .await;
+        assert_eq!(r.outcome_str(), "too_many_users");
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(calls(&d).is_empty());
+        let ok = d
+            .decide(&source(), lost("e2", &["a@c.com", "b@c.com"]), later())
+            .await;
+        assert_eq!(ok.outcome_str(), "revoked");
     }
 
     #[tokio::test]
@@ -448,7 +549,7 @@ mod tests {
         );
         let s = |users: &'static [&'static str], id: &'static str| {
             let d = &d;
-            async move { d.decide(&source(), lost(id, users)).await.status() }
+            async move { d.decide(&source(), lost(id, users), later()).await.status() }
         };
         assert_eq!(
             s(&["a@c.com", "gone@c.com"], "1").await,
@@ -467,7 +568,7 @@ mod tests {
     #[tokio::test]
     async fn a_loss_naming_nobody_is_no_user_422() {
         let d = decider(Policy::default(), vec![]);
-        let r = d.decide(&source(), lost("e1", &[])).await;
+        let r = d.decide(&source(), lost("e1", &[]), later()).await;
         assert_eq!(r.outcome_str(), "no_user");
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     }
@@ -480,7 +581,7 @@ mod tests {
             event_type: "device.enrolled".into(),
             reason: "not a loss".into(),
         };
-        let r = d.decide(&source(), parsed).await;
+        let r = d.decide(&source(), parsed, later()).await;
         assert_eq!((r.outcome_str(), r.status()), ("ignored", StatusCode::OK));
         assert!(calls(&d).is_empty());
     }

@@ -6,13 +6,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 use secrecy::SecretString;
 use serde_json::Value;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use crate::domain::{ObjectId, Source};
+use crate::domain::{ObjectId, Source, is_dns_domain};
+use crate::entra::{CertificateCredential, CertificateError};
 use crate::json_fields::{FieldError, Fields};
 use crate::mdm::PayloadFormat;
 use crate::signature::{HmacAlgorithm, Scheme, SignatureEncoding};
@@ -39,10 +40,8 @@ pub struct EntraCredentials {
 #[derive(Debug)]
 pub enum ClientCredential {
     Secret(SecretString),
-    Certificate {
-        certificate_pem: String,
-        private_key_pem: SecretString,
-    },
+    /// Parsed and test-signed when the secret is read.
+    Certificate(CertificateCredential),
 }
 
 /// One webhook source: how to authenticate it and which payload it sends.
@@ -88,6 +87,13 @@ impl AppSecret {
         let value: Value = serde_json::from_str(text)
             .map_err(|e| format_err("(root)", format!("is not valid JSON ({e})")))?;
         let root = Fields::root(&value, "(root)")?;
+        root.deny_unknown(&[
+            "tenant_id",
+            "client_id",
+            "client_secret",
+            "client_certificate",
+            "webhooks",
+        ])?;
         let entra = parse_entra(&root)?;
         let mut webhooks = HashMap::new();
         if let Some(sources) = root.object("webhooks")? {
@@ -105,13 +111,10 @@ impl AppSecret {
 fn parse_entra(root: &Fields<'_>) -> Result<EntraCredentials, SecretError> {
     let tenant_id = root.required_str("tenant_id")?;
     // The tenant becomes a path segment of the token URL: a GUID or a DNS name, nothing else.
-    let tenant_ok = tenant_id
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
-    if !tenant_ok {
+    if ObjectId::parse(tenant_id).is_err() && !is_dns_domain(tenant_id) {
         return Err(format_err(
             "tenant_id",
-            "must be the tenant GUID or its domain (letters, digits, '.', '-')",
+            "must be the tenant GUID or its domain (contoso.onmicrosoft.com)",
         ));
     }
     let client_id = ObjectId::parse(root.required_str("client_id")?)
@@ -121,24 +124,18 @@ fn parse_entra(root: &Fields<'_>) -> Result<EntraCredentials, SecretError> {
     let credential = match (secret, certificate) {
         (Some(s), None) => ClientCredential::Secret(SecretString::from(s)),
         (None, Some(cert)) => {
+            cert.deny_unknown(&["certificate_pem", "private_key_pem"])?;
             let certificate_pem = cert.required_str("certificate_pem")?;
             let private_key_pem = cert.required_str("private_key_pem")?;
-            if !certificate_pem.contains("-----BEGIN CERTIFICATE-----") {
-                return Err(format_err(
-                    cert.path("certificate_pem"),
-                    "must be a PEM certificate",
-                ));
-            }
-            if !private_key_pem.contains("PRIVATE KEY-----") {
-                return Err(format_err(
-                    cert.path("private_key_pem"),
-                    "must be a PEM private key",
-                ));
-            }
-            ClientCredential::Certificate {
-                certificate_pem: certificate_pem.to_owned(),
-                private_key_pem: SecretString::from(private_key_pem),
-            }
+            let credential = CertificateCredential::from_pem(certificate_pem, private_key_pem)
+                .map_err(|e| {
+                    let key = match e {
+                        CertificateError::Certificate => "certificate_pem",
+                        CertificateError::PrivateKey => "private_key_pem",
+                    };
+                    format_err(cert.path(key), e)
+                })?;
+            ClientCredential::Certificate(credential)
         }
         (Some(_), Some(_)) => {
             return Err(format_err(
@@ -160,8 +157,44 @@ fn parse_entra(root: &Fields<'_>) -> Result<EntraCredentials, SecretError> {
     })
 }
 
+enum SchemeKind {
+    StandardWebhooks,
+    Hmac,
+    HeaderToken,
+    Basic,
+}
+
 fn parse_webhook_source(source: &Source, entry: &Fields<'_>) -> Result<WebhookSource, SecretError> {
     let scheme_name = entry.required_str("scheme")?;
+    let kind = match scheme_name {
+        "standard-webhooks" => SchemeKind::StandardWebhooks,
+        "hmac" => SchemeKind::Hmac,
+        "header-token" => SchemeKind::HeaderToken,
+        "basic" => SchemeKind::Basic,
+        _ => {
+            return Err(format_err(
+                entry.path("scheme"),
+                "must be standard-webhooks, hmac, header-token or basic",
+            ));
+        }
+    };
+    let scheme_keys: &[&str] = match kind {
+        SchemeKind::Hmac => &[
+            "header",
+            "algorithm",
+            "encoding",
+            "prefix",
+            "timestamp_header",
+        ],
+        SchemeKind::HeaderToken => &["header"],
+        SchemeKind::StandardWebhooks | SchemeKind::Basic => &[],
+    };
+    let allowed: Vec<&str> = ["scheme", "secrets", "format"]
+        .iter()
+        .chain(scheme_keys)
+        .copied()
+        .collect();
+    entry.deny_unknown(&allowed)?;
     if entry.get("secrets").is_none() {
         return Err(format_err(
             entry.path("secrets"),
@@ -173,11 +206,11 @@ fn parse_webhook_source(source: &Source, entry: &Fields<'_>) -> Result<WebhookSo
         .into_iter()
         .map(SecretString::from)
         .collect();
-    let scheme = match scheme_name {
-        "standard-webhooks" => Scheme::standard_webhooks(&secrets),
-        "header-token" => Scheme::header_token(entry.required_str("header")?, secrets),
-        "basic" => Scheme::basic(secrets),
-        "hmac" => {
+    let scheme = match kind {
+        SchemeKind::StandardWebhooks => Scheme::standard_webhooks(&secrets),
+        SchemeKind::HeaderToken => Scheme::header_token(entry.required_str("header")?, secrets),
+        SchemeKind::Basic => Scheme::basic(secrets),
+        SchemeKind::Hmac => {
             let algorithm = match entry.str("algorithm")?.unwrap_or("sha256") {
                 "sha256" => HmacAlgorithm::Sha256,
                 "sha512" => HmacAlgorithm::Sha512,
@@ -201,12 +234,6 @@ fn parse_webhook_source(source: &Source, entry: &Fields<'_>) -> Result<WebhookSo
                 entry.str("timestamp_header")?,
                 secrets,
             )
-        }
-        _ => {
-            return Err(format_err(
-                entry.path("scheme"),
-                "must be standard-webhooks, hmac, header-token or basic",
-            ));
         }
     }
     .map_err(|e| {
@@ -246,14 +273,51 @@ const PERMANENT_CODES: &[(&str, &str)] = &[
     ("InvalidParameterException", "check CREDENTIALS_SECRET_ID"),
 ];
 
+/// Why a call failed, from its kind and error code only. Never the SDK error's `Debug`
+/// form, which for an unreadable response includes the raw body: the secret itself.
+fn describe_sdk_error<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> String {
+    match e {
+        SdkError::TimeoutError(_) => "timed out".to_owned(),
+        SdkError::DispatchFailure(f) if f.is_io() || f.is_timeout() => {
+            "could not connect".to_owned()
+        }
+        SdkError::DispatchFailure(_) => "request could not be sent".to_owned(),
+        SdkError::ResponseError(_) => "response could not be read".to_owned(),
+        SdkError::ConstructionFailure(_) => "request could not be built".to_owned(),
+        _ => format!("service error {}", e.code().unwrap_or("(no code)")),
+    }
+}
+
+/// After a failed read, how long the previous value is used before Secrets Manager is asked
+/// again (so an outage does not add a timeout to every request).
+const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(30);
+/// How long past its TTL a previous value may stand in during an outage: a webhook secret
+/// removed because it leaked must not stay valid for as long as an outage lasts.
+const MAX_STALE: Duration = Duration::from_secs(3600);
+
+struct Cached {
+    secret: Arc<AppSecret>,
+    read_at: Instant,
+    /// Set after a failed read: no new read before this instant.
+    retry_at: Option<Instant>,
+}
+
 /// Reads the secret through an injected Secrets Manager client and caches it.
-#[derive(Debug)]
 pub struct SecretStore {
     client: aws_sdk_secretsmanager::Client,
     secret_id: String,
     ttl: Duration,
     // Held across the fetch, so concurrent misses make one request.
-    cached: Mutex<Option<(Instant, Arc<AppSecret>)>>,
+    cached: Mutex<Option<Cached>>,
+}
+
+impl std::fmt::Debug for SecretStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretStore")
+            .field("secret_id", &self.secret_id)
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
 }
 
 impl SecretStore {
@@ -266,27 +330,28 @@ impl SecretStore {
         }
     }
 
-    /// The cached secret, read again once it is older than the TTL. When that read fails but
-    /// a previous value exists, the previous value is served (and a warning logged): a brief
-    /// Secrets Manager outage must not turn lost-device alerts away.
+    /// The cached secret, read again once it is older than the TTL. When that read fails for
+    /// a transient reason, the previous value keeps serving (for at most [`MAX_STALE`] past
+    /// the TTL, re-trying every [`RETRY_AFTER_FAILURE`]): a brief Secrets Manager outage must
+    /// not turn lost-device alerts away.
     pub async fn get(&self) -> Result<Arc<AppSecret>, SecretError> {
         let mut cached = self.cached.lock().await;
-        if let Some((read_at, secret)) = cached.as_ref()
-            && read_at.elapsed() < self.ttl
-        {
-            return Ok(Arc::clone(secret));
+        if let Some(c) = cached.as_ref() {
+            let age = c.read_at.elapsed();
+            let backing_off = c.retry_at.is_some_and(|t| Instant::now() < t);
+            if age < self.ttl || (backing_off && age < self.ttl + MAX_STALE) {
+                return Ok(Arc::clone(&c.secret));
+            }
         }
         match self.fetch().await {
-            Ok(secret) => {
-                *cached = Some((Instant::now(), Arc::clone(&secret)));
-                Ok(secret)
-            }
-            Err(e) if e.is_transient() => match cached.as_ref() {
-                Some((_, stale)) => {
+            Ok(secret) => Ok(Self::store(&mut cached, secret)),
+            Err(e) if e.is_transient() => match cached.as_mut() {
+                Some(c) if c.read_at.elapsed() < self.ttl + MAX_STALE => {
                     tracing::warn!(error = %e, "serving the previously read secret");
-                    Ok(Arc::clone(stale))
+                    c.retry_at = Some(Instant::now() + RETRY_AFTER_FAILURE);
+                    Ok(Arc::clone(&c.secret))
                 }
-                None => Err(e),
+                _ => Err(e),
             },
             Err(e) => Err(e),
         }
@@ -296,8 +361,16 @@ impl SecretStore {
     pub async fn refresh(&self) -> Result<Arc<AppSecret>, SecretError> {
         let mut cached = self.cached.lock().await;
         let secret = self.fetch().await?;
-        *cached = Some((Instant::now(), Arc::clone(&secret)));
-        Ok(secret)
+        Ok(Self::store(&mut cached, secret))
+    }
+
+    fn store(cached: &mut Option<Cached>, secret: Arc<AppSecret>) -> Arc<AppSecret> {
+        *cached = Some(Cached {
+            secret: Arc::clone(&secret),
+            read_at: Instant::now(),
+            retry_at: None,
+        });
+        secret
     }
 
     #[tracing::instrument(skip_all, fields(secret_id = %self.secret_id))]
@@ -316,7 +389,7 @@ impl SecretStore {
                         code,
                         hint,
                     },
-                    None => SecretError::Unavailable(DisplayErrorContext(&e).to_string()),
+                    None => SecretError::Unavailable(describe_sdk_error(&e)),
                 }
             })?;
         let text = output.secret_string().ok_or_else(|| {
@@ -394,14 +467,24 @@ mod tests {
         let mut v = base();
         v.as_object_mut().unwrap().remove("client_secret");
         v["client_certificate"] = json!({
-            "certificate_pem": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
-            "private_key_pem": "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----"
+            "certificate_pem": include_str!("../tests/fixtures/test-app-cert.pem"),
+            "private_key_pem": include_str!("../tests/fixtures/test-app-key.pem")
         });
         let s = parse(&v).unwrap();
         assert!(matches!(
             s.entra.credential,
-            ClientCredential::Certificate { .. }
+            ClientCredential::Certificate(_)
         ));
+        let key_line = include_str!("../tests/fixtures/test-app-key.pem")
+            .lines()
+            .nth(1)
+            .unwrap();
+        assert!(!format!("{s:?}").contains(key_line));
+
+        v["client_certificate"]["private_key_pem"] =
+            json!("-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----");
+        let e = parse(&v).unwrap_err();
+        assert_eq!(key_of(e), "client_certificate.private_key_pem");
     }
 
     #[test]
@@ -464,6 +547,18 @@ mod tests {
             (
                 Box::new(|v| v["webhooks"]["bad/name"] = json!({})),
                 "webhooks.bad/name",
+            ),
+            (
+                Box::new(|v| v["webhooks"]["relay"]["timestamp_heade"] = json!("X-Ts")),
+                "webhooks.relay.timestamp_heade",
+            ),
+            (
+                Box::new(|v| v["webhooks"]["jamf"]["prefix"] = json!("x")),
+                "webhooks.jamf.prefix",
+            ),
+            (
+                Box::new(|v| v["client_secrets"] = json!(["x"])),
+                "client_secrets",
             ),
         ];
         for (mutate, key) in cases {

@@ -106,6 +106,14 @@ fn non_empty<T>(secrets: Vec<T>) -> Result<Vec<T>, SchemeError> {
     }
 }
 
+/// A non-empty list of non-empty secrets.
+fn checked_secrets(secrets: Vec<SecretString>) -> Result<Vec<SecretString>, SchemeError> {
+    if secrets.iter().any(|s| s.expose_secret().is_empty()) {
+        return Err(SchemeError::EmptySecret);
+    }
+    non_empty(secrets)
+}
+
 fn header_name(name: &str) -> Result<HeaderName, SchemeError> {
     HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| SchemeError::BadHeaderName)
 }
@@ -134,12 +142,9 @@ impl Scheme {
 
     /// `header-token`: any one of `tokens` in `header`.
     pub fn header_token(header: &str, tokens: Vec<SecretString>) -> Result<Self, SchemeError> {
-        if tokens.iter().any(|t| t.expose_secret().is_empty()) {
-            return Err(SchemeError::EmptySecret);
-        }
         Ok(Self::HeaderToken {
             header: header_name(header)?,
-            tokens: non_empty(tokens)?,
+            tokens: checked_secrets(tokens)?,
         })
     }
 
@@ -163,16 +168,13 @@ impl Scheme {
         timestamp_header: Option<&str>,
         keys: Vec<SecretString>,
     ) -> Result<Self, SchemeError> {
-        if keys.iter().any(|k| k.expose_secret().is_empty()) {
-            return Err(SchemeError::EmptySecret);
-        }
         Ok(Self::Hmac(HmacScheme {
             header: header_name(header)?,
             algorithm,
             encoding,
             prefix: prefix.filter(|p| !p.is_empty()),
             timestamp_header: timestamp_header.map(header_name).transpose()?,
-            keys: non_empty(keys)?,
+            keys: checked_secrets(keys)?,
         }))
     }
 
@@ -223,21 +225,20 @@ impl Scheme {
         };
         match self {
             Self::StandardWebhooks { keys } => {
-                let content = standard_webhooks_content(message_id, &now.to_string(), body);
-                let mac = hmac_bytes(HmacAlgorithm::Sha256, keys[0].expose_secret(), &content);
+                let ts = now.to_string();
+                let parts = standard_webhooks_parts(message_id, &ts, body);
+                let mac = mac(HmacAlgorithm::Sha256, keys[0].expose_secret(), &parts);
                 push(WEBHOOK_ID, message_id.to_owned());
-                push(WEBHOOK_TIMESTAMP, now.to_string());
+                push(WEBHOOK_TIMESTAMP, ts);
                 push(WEBHOOK_SIGNATURE, format!("v1,{}", B64.encode(mac)));
             }
             Self::Hmac(s) => {
-                let content = match &s.timestamp_header {
-                    Some(h) => {
-                        push(h.as_str(), now.to_string());
-                        timestamped_content(&now.to_string(), body)
-                    }
-                    None => body.to_vec(),
-                };
-                let mac = hmac_bytes(s.algorithm, s.keys[0].expose_secret().as_bytes(), &content);
+                let ts = now.to_string();
+                if let Some(h) = &s.timestamp_header {
+                    push(h.as_str(), ts.clone());
+                }
+                let parts = hmac_parts(s.timestamp_header.as_ref().map(|_| ts.as_str()), body);
+                let mac = mac(s.algorithm, s.keys[0].expose_secret().as_bytes(), &parts);
                 let encoded = match s.encoding {
                     SignatureEncoding::Hex => hex(&mac),
                     SignatureEncoding::Base64 => B64.encode(mac),
@@ -290,23 +291,22 @@ fn check_timestamp(header: &str, value: &str, now: i64, tolerance: u64) -> Resul
     Ok(())
 }
 
-fn standard_webhooks_content(id: &str, timestamp: &str, body: &[u8]) -> Vec<u8> {
-    let mut content = Vec::with_capacity(id.len() + timestamp.len() + body.len() + 2);
-    content.extend_from_slice(id.as_bytes());
-    content.push(b'.');
-    content.extend_from_slice(timestamp.as_bytes());
-    content.push(b'.');
-    content.extend_from_slice(body);
-    content
+/// What Standard Webhooks signs: `id.timestamp.body`.
+fn standard_webhooks_parts<'a>(id: &'a str, timestamp: &'a str, body: &'a [u8]) -> [&'a [u8]; 5] {
+    [id.as_bytes(), b".", timestamp.as_bytes(), b".", body]
 }
 
-fn timestamped_content(timestamp: &str, body: &[u8]) -> Vec<u8> {
-    let mut content = Vec::with_capacity(timestamp.len() + body.len() + 1);
-    content.extend_from_slice(timestamp.as_bytes());
-    content.push(b'.');
-    content.extend_from_slice(body);
-    content
+/// What the `hmac` scheme signs: `timestamp.body` when it has a timestamp, else the body.
+fn hmac_parts<'a>(timestamp: Option<&'a str>, body: &'a [u8]) -> Vec<&'a [u8]> {
+    match timestamp {
+        Some(ts) => vec![ts.as_bytes(), b".", body],
+        None => vec![body],
+    }
 }
+
+/// More signatures than this in one header are not looked at: rotation needs two, and each
+/// one costs an HMAC comparison for every configured key.
+const MAX_CANDIDATES: usize = 8;
 
 fn verify_standard_webhooks(
     keys: &[SecretSlice<u8>],
@@ -324,8 +324,9 @@ fn verify_standard_webhooks(
     let candidates: Vec<Vec<u8>> = signatures
         .split(' ')
         .filter_map(|entry| entry.strip_prefix("v1,"))
+        .take(MAX_CANDIDATES)
         .filter_map(|sig| B64.decode(sig).ok())
-        .filter(|sig| !sig.is_empty())
+        .filter(|sig| sig.len() == HmacAlgorithm::Sha256.output_len())
         .collect();
     if candidates.is_empty() {
         return Err(AuthError::MalformedHeader(
@@ -333,17 +334,13 @@ fn verify_standard_webhooks(
             "no v1,<base64> signature",
         ));
     }
-    let content = standard_webhooks_content(id, timestamp, body);
-    let matched = keys.iter().any(|key| {
-        candidates
-            .iter()
-            .any(|sig| mac_for(HmacAlgorithm::Sha256, key.expose_secret(), &content).verify(sig))
-    });
-    if matched {
-        Ok(())
-    } else {
-        Err(AuthError::Mismatch)
-    }
+    let parts = standard_webhooks_parts(id, timestamp, body);
+    any_key_matches(
+        keys.iter().map(|k| k.expose_secret()),
+        HmacAlgorithm::Sha256,
+        &parts,
+        &candidates,
+    )
 }
 
 fn verify_hmac(
@@ -365,66 +362,67 @@ fn verify_hmac(
         SignatureEncoding::Hex => unhex(encoded),
         SignatureEncoding::Base64 => B64.decode(encoded).ok(),
     }
+    .filter(|mac| mac.len() == scheme.algorithm.output_len())
     .ok_or_else(|| AuthError::MalformedHeader(header.to_owned(), "not valid encoding"))?;
 
-    let content = match &scheme.timestamp_header {
+    let timestamp = match &scheme.timestamp_header {
         Some(ts_header) => {
             let ts = single_header(headers, ts_header.as_str())?;
             check_timestamp(ts_header.as_str(), ts, now, tolerance)?;
-            timestamped_content(ts, body)
+            Some(ts)
         }
-        None => body.to_vec(),
+        None => None,
     };
-    let matched = scheme.keys.iter().any(|key| {
-        mac_for(scheme.algorithm, key.expose_secret().as_bytes(), &content).verify(&presented)
+    let parts = hmac_parts(timestamp, body);
+    let keys = scheme.keys.iter().map(|k| k.expose_secret().as_bytes());
+    any_key_matches(keys, scheme.algorithm, &parts, &[presented])
+}
+
+impl HmacAlgorithm {
+    fn output_len(self) -> usize {
+        match self {
+            Self::Sha256 => 32,
+            Self::Sha512 => 64,
+        }
+    }
+}
+
+/// HMAC of the concatenation of `parts`, computed without copying them together.
+fn mac(algorithm: HmacAlgorithm, key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    fn run<M: Mac + hmac::digest::KeyInit>(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+        // HMAC takes keys of any length, so this cannot fail.
+        let mut mac =
+            <M as hmac::digest::KeyInit>::new_from_slice(key).expect("HMAC takes any key");
+        for part in parts {
+            mac.update(part);
+        }
+        mac.finalize().into_bytes().to_vec()
+    }
+    match algorithm {
+        HmacAlgorithm::Sha256 => run::<Hmac<Sha256>>(key, parts),
+        HmacAlgorithm::Sha512 => run::<Hmac<Sha512>>(key, parts),
+    }
+}
+
+/// Whether any key's MAC over `parts` equals any candidate. Each key's MAC is computed once;
+/// every comparison is constant time and none is skipped once one matches.
+fn any_key_matches<'k>(
+    keys: impl Iterator<Item = &'k [u8]>,
+    algorithm: HmacAlgorithm,
+    parts: &[&[u8]],
+    candidates: &[Vec<u8>],
+) -> Result<(), AuthError> {
+    let matched = keys.fold(subtle::Choice::from(0), |acc, key| {
+        let expected = mac(algorithm, key, parts);
+        candidates
+            .iter()
+            .fold(acc, |acc, c| acc | expected.as_slice().ct_eq(c.as_slice()))
     });
-    if matched {
+    if bool::from(matched) {
         Ok(())
     } else {
         Err(AuthError::Mismatch)
     }
-}
-
-/// A keyed MAC over `content`, ready to be compared in constant time.
-enum Computed {
-    Sha256(Hmac<Sha256>),
-    Sha512(Hmac<Sha512>),
-}
-
-impl Computed {
-    fn verify(self, presented: &[u8]) -> bool {
-        match self {
-            Self::Sha256(mac) => mac.verify_slice(presented).is_ok(),
-            Self::Sha512(mac) => mac.verify_slice(presented).is_ok(),
-        }
-    }
-
-    fn bytes(self) -> Vec<u8> {
-        match self {
-            Self::Sha256(mac) => mac.finalize().into_bytes().to_vec(),
-            Self::Sha512(mac) => mac.finalize().into_bytes().to_vec(),
-        }
-    }
-}
-
-fn mac_for(algorithm: HmacAlgorithm, key: &[u8], content: &[u8]) -> Computed {
-    // HMAC takes keys of any length, so `new_from_slice` cannot fail.
-    match algorithm {
-        HmacAlgorithm::Sha256 => {
-            let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key");
-            mac.update(content);
-            Computed::Sha256(mac)
-        }
-        HmacAlgorithm::Sha512 => {
-            let mut mac = <Hmac<Sha512> as Mac>::new_from_slice(key).expect("HMAC takes any key");
-            mac.update(content);
-            Computed::Sha512(mac)
-        }
-    }
-}
-
-fn hmac_bytes(algorithm: HmacAlgorithm, key: &[u8], content: &[u8]) -> Vec<u8> {
-    mac_for(algorithm, key, content).bytes()
 }
 
 /// Constant-time equality that also hides the secret's length: both sides are hashed first.
@@ -462,7 +460,8 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) || !text.is_ascii() {
+    // from_str_radix would also take a sign ("+a"): only plain hex digits are a signature.
+    if !text.len().is_multiple_of(2) || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     (0..text.len())
@@ -545,6 +544,27 @@ mod tests {
                 .verify(&sw_headers(&header), SW_BODY, SW_TS, 300)
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn standard_webhooks_looks_at_no_more_than_eight_signatures() {
+        let scheme = Scheme::standard_webhooks(&secrets(&[SW_SECRET])).unwrap();
+        let filler = ["v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="; 8].join(" ");
+        let header = format!("{filler} {SW_SIG}");
+        assert_eq!(
+            scheme
+                .verify(&sw_headers(&header), SW_BODY, SW_TS, 300)
+                .unwrap_err(),
+            AuthError::Mismatch,
+            "a ninth signature is never computed against"
+        );
+    }
+
+    #[test]
+    fn unhex_takes_plain_hex_digits_only() {
+        assert_eq!(unhex("0aFf"), Some(vec![0x0a, 0xff]));
+        assert_eq!(unhex("+a+b"), None);
+        assert_eq!(unhex("abc"), None);
     }
 
     #[test]
@@ -737,7 +757,7 @@ mod tests {
 
     #[test]
     fn hmac_signed_with_the_second_key_of_a_rotation_pair_is_accepted() {
-        let mac = hex(&hmac_bytes(HmacAlgorithm::Sha256, b"new-key", b"payload"));
+        let mac = hex(&mac(HmacAlgorithm::Sha256, b"new-key", &[b"payload"]));
         let scheme = Scheme::hmac(
             "X-Sig",
             HmacAlgorithm::Sha256,

@@ -1,32 +1,17 @@
 //! Lambda entry point for the webhook: build shared state once, then serve requests.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
 use aws_config::timeout::TimeoutConfig;
 use lambda_http::{Error, Request, run, service_fn};
 use revoker::config::Config;
-use revoker::domain::{LostDeviceEvent, UserRef};
+use revoker::entra::TokenClient;
+use revoker::graph::GraphClient;
 use revoker::ingress::{self, App};
-use revoker::revoke::{Revocation, Revoker};
 use revoker::secrets::SecretStore;
-
-/// The act step before the Graph client exists: nothing is revoked, and every user that
-/// would have been is reported `failed` (503), so no sender is told the work was done.
-/// `DRY_RUN=true` is the mode this build is meant for.
-struct GraphClientNotBuilt;
-
-impl Revoker for GraphClientNotBuilt {
-    async fn revoke(&self, event: &LostDeviceEvent, user: &UserRef) -> Revocation {
-        tracing::error!(
-            event_id = %event.id,
-            user = %user,
-            "this build cannot call Microsoft Graph yet; run it with DRY_RUN=true"
-        );
-        Revocation::Transient
-    }
-}
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -44,12 +29,29 @@ async fn main() -> Result<(), Error> {
         .timeout_config(timeouts)
         .load()
         .await;
-    let secrets = SecretStore::new(
+    let secrets = Arc::new(SecretStore::new(
         aws_sdk_secretsmanager::Client::new(&aws),
         config.credentials_secret_id.clone(),
         config.secret_ttl,
+    ));
+    // Read the secret during init, which Lambda runs before the first request: a cold start
+    // then spends none of the sender's time budget on it. A failure here is retried per request.
+    if let Err(e) = secrets.get().await {
+        tracing::warn!(error = %e, "could not read the secret at init");
+    }
+    // One HTTP client for Entra and Graph; each request also gets the deadline's remainder.
+    let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_millis(500))
+        .user_agent(concat!("lost-device-revoker/", env!("CARGO_PKG_VERSION")))
+        .build()?;
+    let tokens = TokenClient::new(
+        http.clone(),
+        config.authority_url.clone(),
+        config.cloud,
+        Arc::clone(&secrets),
     );
-    let app = App::new(config, secrets, GraphClientNotBuilt);
+    let graph = GraphClient::new(http, config.graph_url.clone(), config.revoke_action, tokens);
+    let app = App::new(config, secrets, graph);
     let app = &app;
     run(service_fn(move |req: Request| async move {
         Ok::<_, Infallible>(ingress::handle(app, req).await)

@@ -15,6 +15,7 @@ use revoker::ingress::{self, App};
 use revoker::revoke::{Revocation, Revoker};
 use revoker::secrets::{AppSecret, SecretStore};
 use serde_json::{Value, json};
+use tokio::time::Instant;
 
 /// Secret values of the test secret; each is distinctive so a log scan can look for it.
 pub const CLIENT_SECRET: &str = "test-client-secret-Zq9vT2";
@@ -141,7 +142,12 @@ impl RecordingRevoker {
 }
 
 impl Revoker for RecordingRevoker {
-    async fn revoke(&self, _event: &LostDeviceEvent, user: &UserRef) -> Revocation {
+    async fn revoke(
+        &self,
+        _event: &LostDeviceEvent,
+        user: &UserRef,
+        _deadline: Instant,
+    ) -> Revocation {
         self.calls.lock().unwrap().push(user.to_string());
         self.answers
             .get(user.as_str())
@@ -201,7 +207,11 @@ pub async fn spawn_app_with(setup: Setup) -> TestApp {
         Some(endpoint) => secrets_client_at(endpoint),
         None => secrets_client(),
     };
-    let store = SecretStore::new(client, secret_name.clone(), config.secret_ttl);
+    let store = Arc::new(SecretStore::new(
+        client,
+        secret_name.clone(),
+        config.secret_ttl,
+    ));
     let revoker = RecordingRevoker::answering(&setup.answers);
     TestApp {
         app: App::new(config, store, revoker.clone()),
@@ -268,6 +278,7 @@ pub fn set_header(event: &mut Value, name: &str, value: &str) {
 
 pub struct Answer {
     pub status: StatusCode,
+    pub allow: Option<String>,
     pub body: Value,
     pub raw: String,
 }
@@ -276,6 +287,10 @@ impl TestApp {
     pub async fn send(&self, event: &Value) -> Answer {
         let response = ingress::handle(&self.app, to_request(event)).await;
         let status = response.status();
+        let allow = response
+            .headers()
+            .get("allow")
+            .map(|v| v.to_str().unwrap().to_owned());
         assert_eq!(
             response.headers()["content-type"],
             "application/json",
@@ -283,7 +298,12 @@ impl TestApp {
         );
         let raw = String::from_utf8(response.body().to_vec()).expect("UTF-8 body");
         let body = serde_json::from_str(&raw).expect("JSON body");
-        Answer { status, body, raw }
+        Answer {
+            status,
+            allow,
+            body,
+            raw,
+        }
     }
 
     pub fn calls(&self) -> Vec<String> {
@@ -307,4 +327,51 @@ pub fn canonical(kind: &str, id: &str, user: Value) -> String {
 
 pub fn lost_for(upn: &str, id: &str) -> String {
     canonical("device.lost", id, json!({"upn": upn}))
+}
+
+/// A loopback TCP proxy that can be switched off, cutting open connections too: a way to
+/// make a real dependency (moto_server) unreachable in the middle of a test.
+pub struct Proxy {
+    pub url: String,
+    up: tokio::sync::watch::Sender<bool>,
+    pub connections: Arc<AtomicU32>,
+}
+
+impl Proxy {
+    pub async fn to(target: &str) -> Proxy {
+        let target = target.trim_start_matches("http://").to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (up, _) = tokio::sync::watch::channel(true);
+        let connections = Arc::new(AtomicU32::new(0));
+        let (up_tx, counter) = (up.clone(), Arc::clone(&connections));
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let mut down = up_tx.subscribe();
+                if !*down.borrow() {
+                    continue; // dropped: the client sees the connection close
+                }
+                let target = target.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = down.wait_for(|up| !*up) => {}
+                    }
+                });
+            }
+        });
+        Proxy {
+            url,
+            up,
+            connections,
+        }
+    }
+
+    pub fn set_up(&self, up: bool) {
+        self.up.send_replace(up);
+    }
 }

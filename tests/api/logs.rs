@@ -64,9 +64,15 @@ fn presented_credentials(event: &Value) -> Vec<String> {
         .iter()
         .filter_map(|h| event["headers"][h].as_str())
         .flat_map(|v| {
-            // The whole value, and the part after any prefix.
-            let tail = v.rsplit([',', ' ', '=']).next().unwrap_or(v).to_owned();
-            [v.to_owned(), tail]
+            // The whole value, the part after any prefix, and decoded Basic credentials.
+            let tail = v.rsplit([',', ' ']).next().unwrap_or(v).to_owned();
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(&tail)
+                .ok()
+                .and_then(|d| String::from_utf8(d).ok())
+                .and_then(|d| d.split_once(':').map(|(_, password)| password.to_owned()))
+                .unwrap_or_default();
+            [v.to_owned(), tail, decoded]
         })
         .filter(|v| v.len() >= 12)
         .collect()
@@ -166,6 +172,8 @@ async fn handler_logs_contain_no_secret_token_or_signature() {
     assert!(logs.contains("sessions revoked"), "no audit lines captured");
     assert!(logs.contains("request refused"));
     assert!(logs.contains("protected account"));
+    // ...and the AWS SDK's own TRACE lines, where a response body would show up.
+    assert!(logs.contains("aws_smithy"), "SDK lines were not captured");
     for secret in ALL_SECRETS {
         assert!(!logs.contains(secret), "a configured secret was logged");
     }

@@ -101,3 +101,28 @@ async fn an_unreachable_secrets_manager_is_transient() {
     );
     assert!(store.get().await.unwrap_err().is_transient());
 }
+
+#[tokio::test]
+async fn an_outage_serves_the_previous_secret_and_backs_off_before_asking_again() {
+    // Arrange: a store that reads through a proxy, with a TTL of zero.
+    let name = create_secret(&with_client_secret("first")).await;
+    let proxy = Proxy::to(&moto_url()).await;
+    let client = secrets_client_at(&proxy.url);
+    let store = SecretStore::new(client, name, Duration::ZERO);
+    assert_eq!(client_secret_of(&store.get().await.unwrap()), "first");
+
+    // Act: Secrets Manager becomes unreachable.
+    proxy.set_up(false);
+    let during = store.get().await;
+    let attempts = proxy.connections.load(std::sync::atomic::Ordering::SeqCst);
+    let again = store.get().await;
+
+    // Assert: the previous value serves, and the next request does not try again at once.
+    assert_eq!(client_secret_of(&during.unwrap()), "first");
+    assert_eq!(client_secret_of(&again.unwrap()), "first");
+    assert_eq!(
+        proxy.connections.load(std::sync::atomic::Ordering::SeqCst),
+        attempts,
+        "no new attempt inside the back-off window"
+    );
+}

@@ -68,6 +68,7 @@ async fn webhook_returns_405_for_methods_other_than_post() {
         let answer = app.send(&function_url_event(method, "/jamf", "{}")).await;
         assert_eq!(answer.status, StatusCode::METHOD_NOT_ALLOWED, "{method}");
         assert_eq!(answer.body["outcome"], "method_not_allowed");
+        assert_eq!(answer.allow.as_deref(), Some("POST"));
     }
     let answer = app.send(&function_url_event("POST", "/health", "")).await;
     assert_eq!(
@@ -105,13 +106,17 @@ async fn webhook_routes_on_the_last_path_segment_behind_stages_and_prefixes() {
 
 #[tokio::test]
 async fn webhook_returns_413_for_a_body_over_the_limit_before_authenticating() {
+    // Secrets Manager unreachable and no signature: only the size check can answer.
     let app = spawn_app_with(Setup {
         env: vec![("MAX_BODY_BYTES", "1024".into())],
+        endpoint: Some("http://127.0.0.1:9".into()),
         ..Setup::default()
     })
     .await;
     let big = format!("{{\"pad\":\"{}\"}}", "x".repeat(2000));
-    let answer = app.send(&signed_event(&app, "/standard", &big)).await;
+    let answer = app
+        .send(&function_url_event("POST", "/standard", &big))
+        .await;
     assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(answer.body["outcome"], "payload_too_large");
     assert!(app.calls().is_empty());
@@ -209,6 +214,68 @@ async fn webhook_returns_401_for_stale_and_future_timestamps() {
         assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{path} {skew}");
         assert!(answer.body["error"].as_str().unwrap().contains("timestamp"));
     }
+    assert!(app.calls().is_empty());
+}
+
+#[tokio::test]
+async fn repeated_authentication_headers_never_let_a_forged_value_through() {
+    let app = spawn_app().await;
+    let body = jamf_command_body(7, "EnableLostMode", "erin@contoso.com");
+    // Function URL / HTTP API v2 join repeated headers with commas into one value.
+    let mut v2 = function_url_event("POST", "/jamf", &body);
+    set_header(
+        &mut v2,
+        "x-webhook-token",
+        &format!("{JAMF_TOKEN},{JAMF_TOKEN}"),
+    );
+    assert_eq!(app.send(&v2).await.status, StatusCode::UNAUTHORIZED);
+    // REST API v1 lists every value in multiValueHeaders and the last one in headers, which
+    // lambda_http delivers: a genuine token sent first does not carry a forged last one.
+    let rest = json!({
+        "resource": "/{source}", "path": "/jamf", "httpMethod": "POST",
+        "headers": {"X-Webhook-Token": "forged-token"},
+        "multiValueHeaders": {"X-Webhook-Token": [JAMF_TOKEN, "forged-token"]},
+        "requestContext": {"accountId": "123456789012", "stage": "prod", "requestId": "r-2",
+                           "identity": {"sourceIp": "203.0.113.10"}, "resourcePath": "/{source}",
+                           "httpMethod": "POST", "apiId": "api1", "path": "/prod/jamf"},
+        "body": body, "isBase64Encoded": false
+    });
+    let answer = app.send(&rest).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}", answer.raw);
+    assert!(app.calls().is_empty());
+}
+
+#[tokio::test]
+async fn a_denied_event_is_acted_on_again_when_the_sender_retries() {
+    let app = spawn_app_with(Setup {
+        answers: vec![("alice@contoso.com", Revocation::Denied)],
+        ..Setup::default()
+    })
+    .await;
+    let body = lost_for("alice@contoso.com", "e-denied");
+    assert_eq!(
+        app.send(&signed_event(&app, "/standard", &body))
+            .await
+            .status,
+        500
+    );
+    let retry = app.send(&signed_event(&app, "/standard", &body)).await;
+    assert_eq!(retry.body["outcome"], "denied", "not answered duplicate");
+    assert_eq!(app.calls().len(), 2);
+}
+
+#[tokio::test]
+async fn an_event_naming_more_users_than_the_cap_is_refused_with_422() {
+    let app = spawn_app_with(Setup {
+        env: vec![("MAX_USERS_PER_EVENT", "1".into())],
+        ..Setup::default()
+    })
+    .await;
+    let answer = app
+        .send(&signed_event(&app, "/jamf", &jamf_smart_group_body(60)))
+        .await;
+    assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(answer.body["outcome"], "too_many_users");
     assert!(app.calls().is_empty());
 }
 

@@ -1,0 +1,503 @@
+//! Signing in to Entra ID as the app: client credentials with a client secret or a certificate
+//! (a PS256 client assertion), against the cloud's authority. Tokens are cached until shortly
+//! before they expire, concurrent misses make one request, and an `invalid_client` answer
+//! re-reads the secret once (the credentials may just have been rotated).
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD as B64URL};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use crate::secrets::{ClientCredential, EntraCredentials, SecretError, SecretStore};
+
+/// A Microsoft national cloud: where to sign in and which Graph the token is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cloud {
+    Global,
+    UsGov,
+    Dod,
+    China,
+}
+
+impl Cloud {
+    pub fn parse(name: &str) -> Option<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "global" => Some(Self::Global),
+            "usgov" => Some(Self::UsGov),
+            "dod" => Some(Self::Dod),
+            "china" => Some(Self::China),
+            _ => None,
+        }
+    }
+
+    pub fn authority_url(self) -> &'static str {
+        match self {
+            Self::Global => "https://login.microsoftonline.com",
+            Self::UsGov | Self::Dod => "https://login.microsoftonline.us",
+            Self::China => "https://login.chinacloudapi.cn",
+        }
+    }
+
+    pub fn graph_url(self) -> &'static str {
+        match self {
+            Self::Global => "https://graph.microsoft.com",
+            Self::UsGov => "https://graph.microsoft.us",
+            Self::Dod => "https://dod-graph.microsoft.us",
+            Self::China => "https://microsoftgraph.chinacloudapi.cn",
+        }
+    }
+
+    /// The token scope: always this cloud's Graph, even when `GRAPH_URL` points elsewhere.
+    pub fn scope(self) -> String {
+        format!("{}/.default", self.graph_url())
+    }
+}
+
+/// A certificate credential, prepared once when the secret is read: the signing key and the
+/// certificate's `x5t#S256` thumbprint.
+pub struct CertificateCredential {
+    key: EncodingKey,
+    x5t_s256: String,
+}
+
+impl std::fmt::Debug for CertificateCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CertificateCredential")
+            .field("x5t_s256", &self.x5t_s256)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Which half of a certificate credential is unusable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CertificateError {
+    #[error("is not a PEM certificate")]
+    Certificate,
+    #[error("is not a PEM RSA private key (PKCS#8 or PKCS#1) that can sign PS256")]
+    PrivateKey,
+}
+
+impl CertificateCredential {
+    pub fn from_pem(
+        certificate_pem: &str,
+        private_key_pem: &str,
+    ) -> Result<Self, CertificateError> {
+        let der = pem_body(certificate_pem, "CERTIFICATE").ok_or(CertificateError::Certificate)?;
+        let key = EncodingKey::from_rsa_pem(private_key_pem.as_bytes())
+            .map_err(|_| CertificateError::PrivateKey)?;
+        // Parsing is lazy: sign once now so a bad key fails when the secret is read, not
+        // when a stolen laptop is being reported.
+        jsonwebtoken::crypto::sign(b"probe", &key, Algorithm::PS256)
+            .map_err(|_| CertificateError::PrivateKey)?;
+        Ok(Self {
+            key,
+            x5t_s256: B64URL.encode(Sha256::digest(&der)),
+        })
+    }
+
+    /// The assertion Entra accepts in place of a client secret (valid 5 minutes).
+    fn assertion(&self, client_id: &str, token_url: &str, now: u64) -> Result<String, EntraError> {
+        #[derive(Serialize)]
+        struct Claims<'a> {
+            aud: &'a str,
+            iss: &'a str,
+            sub: &'a str,
+            jti: String,
+            nbf: u64,
+            iat: u64,
+            exp: u64,
+        }
+        let mut header = Header::new(Algorithm::PS256);
+        header.x5t_s256 = Some(self.x5t_s256.clone());
+        let claims = Claims {
+            aud: token_url,
+            iss: client_id,
+            sub: client_id,
+            jti: uuid::Uuid::new_v4().to_string(),
+            nbf: now,
+            iat: now,
+            exp: now + 300,
+        };
+        jsonwebtoken::encode(&header, &claims, &self.key)
+            .map_err(|_| EntraError::Local("could not sign the client assertion"))
+    }
+}
+
+/// The base64 body of the first PEM block labelled `label`, decoded.
+fn pem_body(pem: &str, label: &str) -> Option<Vec<u8>> {
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let start = pem.find(&begin)? + begin.len();
+    let stop = start + pem[start..].find(&end)?;
+    let body: String = pem[start..stop].split_whitespace().collect();
+    B64.decode(body).ok().filter(|der| !der.is_empty())
+}
+
+/// Why no token could be had.
+#[derive(Debug, thiserror::Error)]
+pub enum EntraError {
+    /// The token endpoint did not answer usefully (network, timeout, 429, 5xx): retry later.
+    #[error("Entra token endpoint unavailable: {0}")]
+    Unavailable(String),
+    /// Entra refused the request: the app registration or the secret needs fixing.
+    #[error("Entra refused the token request: {error}{}: {hint}", code.map(|c| format!(" (AADSTS{c})")).unwrap_or_default())]
+    Rejected {
+        error: String,
+        code: Option<u32>,
+        hint: &'static str,
+    },
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error("{0}")]
+    Local(&'static str),
+}
+
+impl EntraError {
+    /// True when retrying later may succeed without anyone changing anything.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Unavailable(_) => true,
+            Self::Secret(e) => e.is_transient(),
+            Self::Rejected { .. } | Self::Local(_) => false,
+        }
+    }
+}
+
+/// What an operator should do about an AADSTS code.
+fn hint(code: Option<u32>) -> &'static str {
+    match code {
+        Some(7_000_215) => {
+            "invalid client secret: store the secret's Value, not its Secret ID, in client_secret"
+        }
+        Some(7_000_222) => "the client secret has expired: create a new one and update the secret",
+        Some(700_016) => "no such app in this tenant: check client_id and tenant_id",
+        Some(90_002) => "no such tenant: check tenant_id (and ENTRA_CLOUD)",
+        Some(700_027) => {
+            "the certificate is not registered on the app, or the key does not match it"
+        }
+        Some(700_024) => "the client assertion is outside its validity window: check the clock",
+        Some(70_011 | 1_002_012) => "invalid scope: check ENTRA_CLOUD",
+        Some(7_000_112) => "the app is disabled",
+        _ => "see the AADSTS code in Microsoft's error reference",
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenReply {
+    access_token: String,
+    expires_in: u64,
+}
+
+#[derive(Deserialize)]
+struct ErrorReply {
+    #[serde(default)]
+    error: String,
+    #[serde(default)]
+    error_codes: Vec<u32>,
+    #[serde(default)]
+    trace_id: String,
+    #[serde(default)]
+    correlation_id: String,
+}
+
+/// A bearer token and the cache generation it came from (to invalidate exactly it).
+#[derive(Clone)]
+pub struct AccessToken {
+    value: Arc<SecretString>,
+    generation: u64,
+}
+
+impl AccessToken {
+    pub fn secret(&self) -> &str {
+        self.value.expose_secret()
+    }
+}
+
+impl std::fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AccessToken(generation {}, [REDACTED])", self.generation)
+    }
+}
+
+struct Cached {
+    token: AccessToken,
+    refresh_at: Instant,
+}
+
+/// Gets app-only tokens for Graph; built once per instance.
+pub struct TokenClient {
+    http: reqwest::Client,
+    authority_url: String,
+    scope: String,
+    secrets: Arc<SecretStore>,
+    cache: Mutex<(u64, Option<Cached>)>,
+}
+
+impl std::fmt::Debug for TokenClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenClient")
+            .field("authority_url", &self.authority_url)
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How long before expiry a cached token is replaced.
+const REFRESH_MARGIN: Duration = Duration::from_secs(300);
+
+impl TokenClient {
+    pub fn new(
+        http: reqwest::Client,
+        authority_url: String,
+        cloud: Cloud,
+        secrets: Arc<SecretStore>,
+    ) -> Self {
+        Self {
+            http,
+            authority_url,
+            scope: cloud.scope(),
+            secrets,
+            cache: Mutex::new((0, None)),
+        }
+    }
+
+    /// A token valid for a while yet: cached, or fetched (by one caller at a time).
+    pub async fn token(&self, deadline: Instant) -> Result<AccessToken, EntraError> {
+        let mut cache = self.cache.lock().await;
+        if let Some(cached) = &cache.1
+            && Instant::now() < cached.refresh_at
+        {
+            return Ok(cached.token.clone());
+        }
+        let (value, lifetime) = self.fetch(deadline).await?;
+        cache.0 += 1;
+        let token = AccessToken {
+            value: Arc::new(value),
+            generation: cache.0,
+        };
+        let margin = REFRESH_MARGIN.min(lifetime / 2);
+        cache.1 = Some(Cached {
+            token: token.clone(),
+            refresh_at: Instant::now() + lifetime - margin,
+        });
+        Ok(token)
+    }
+
+    /// Forgets `token` (Graph said it is no longer valid) unless a newer one replaced it.
+    pub async fn invalidate(&self, token: &AccessToken) {
+        let mut cache = self.cache.lock().await;
+        if cache.1.as_ref().map(|c| c.token.generation) == Some(token.generation) {
+            cache.1 = None;
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(scope = %self.scope))]
+    async fn fetch(&self, deadline: Instant) -> Result<(SecretString, Duration), EntraError> {
+        let secret = self.secrets.get().await?;
+        match self.request(&secret.entra, deadline).await {
+            Err(EntraError::Rejected { error, .. }) if error == "invalid_client" => {
+                tracing::warn!("Entra answered invalid_client; reading the secret again once");
+                let fresh = self.secrets.refresh().await?;
+                self.request(&fresh.entra, deadline).await
+            }
+            other => other,
+        }
+    }
+
+    async fn request(
+        &self,
+        creds: &EntraCredentials,
+        deadline: Instant,
+    ) -> Result<(SecretString, Duration), EntraError> {
+        let token_url = format!(
+            "{}/{}/oauth2/v2.0/token",
+            self.authority_url, creds.tenant_id
+        );
+        let client_id = creds.client_id.as_str();
+        let mut form: Vec<(&str, String)> = vec![
+            ("client_id", client_id.to_owned()),
+            ("scope", self.scope.clone()),
+            ("grant_type", "client_credentials".to_owned()),
+        ];
+        match &creds.credential {
+            ClientCredential::Secret(s) => {
+                form.push(("client_secret", s.expose_secret().to_owned()))
+            }
+            ClientCredential::Certificate(cert) => {
+                let now = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                form.push((
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_owned(),
+                ));
+                form.push((
+                    "client_assertion",
+                    cert.assertion(client_id, &token_url, now)?,
+                ));
+            }
+        }
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(EntraError::Unavailable(
+                "no time left in the deadline".into(),
+            ));
+        }
+        let response = self
+            .http
+            .post(&token_url)
+            .form(&form)
+            .timeout(remaining)
+            .send()
+            .await
+            .map_err(|e| EntraError::Unavailable(describe(&e)))?;
+        let status = response.status();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| EntraError::Unavailable(describe(&e)))?;
+        if status.is_success() {
+            let reply: TokenReply = serde_json::from_slice(&body).map_err(|_| {
+                EntraError::Unavailable("token reply is not the expected JSON".into())
+            })?;
+            tracing::debug!(expires_in = reply.expires_in, "token issued");
+            return Ok((
+                SecretString::from(reply.access_token),
+                Duration::from_secs(reply.expires_in.max(1)),
+            ));
+        }
+        if status.as_u16() == 429 || status.is_server_error() {
+            return Err(EntraError::Unavailable(format!(
+                "token endpoint answered {status}"
+            )));
+        }
+        let reply: ErrorReply = serde_json::from_slice(&body).unwrap_or(ErrorReply {
+            error: format!("http_{}", status.as_u16()),
+            error_codes: Vec::new(),
+            trace_id: String::new(),
+            correlation_id: String::new(),
+        });
+        let code = reply.error_codes.first().copied();
+        let hint = hint(code);
+        tracing::error!(
+            status = status.as_u16(),
+            error = %reply.error,
+            aadsts = code,
+            trace_id = %reply.trace_id,
+            correlation_id = %reply.correlation_id,
+            hint,
+            "Entra refused the token request"
+        );
+        Err(EntraError::Rejected {
+            error: reply.error,
+            code,
+            hint,
+        })
+    }
+}
+
+/// A reqwest error without its URL's query (there is none here) or any body.
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timed out".to_owned()
+    } else if e.is_connect() {
+        "could not connect".to_owned()
+    } else {
+        "request failed".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CERT: &str = include_str!("../tests/fixtures/test-app-cert.pem");
+    const KEY: &str = include_str!("../tests/fixtures/test-app-key.pem");
+
+    #[test]
+    fn clouds_have_their_documented_hosts_and_scopes() {
+        assert_eq!(
+            Cloud::Global.scope(),
+            "https://graph.microsoft.com/.default"
+        );
+        assert_eq!(Cloud::UsGov.scope(), "https://graph.microsoft.us/.default");
+        assert_eq!(
+            Cloud::Dod.scope(),
+            "https://dod-graph.microsoft.us/.default"
+        );
+        assert_eq!(
+            Cloud::China.scope(),
+            "https://microsoftgraph.chinacloudapi.cn/.default"
+        );
+        assert_eq!(
+            Cloud::Dod.authority_url(),
+            "https://login.microsoftonline.us"
+        );
+        assert_eq!(
+            Cloud::China.authority_url(),
+            "https://login.chinacloudapi.cn"
+        );
+        assert_eq!(Cloud::parse("USGov"), Some(Cloud::UsGov));
+        assert_eq!(Cloud::parse("moon"), None);
+    }
+
+    #[test]
+    fn assertion_has_the_header_and_claims_entra_requires() {
+        let cred = CertificateCredential::from_pem(CERT, KEY).unwrap();
+        let url = "https://login.microsoftonline.com/t/oauth2/v2.0/token";
+        let jwt = cred
+            .assertion("11111111-2222-3333-4444-555555555555", url, 1_800_000_000)
+            .unwrap();
+        let parts: Vec<&str> = jwt.split('.').collect();
+        assert_eq!(parts.len(), 3);
+        let header: serde_json::Value =
+            serde_json::from_slice(&B64URL.decode(parts[0]).unwrap()).unwrap();
+        let claims: serde_json::Value =
+            serde_json::from_slice(&B64URL.decode(parts[1]).unwrap()).unwrap();
+        assert_eq!(header["alg"], "PS256");
+        let der = pem_body(CERT, "CERTIFICATE").unwrap();
+        assert_eq!(header["x5t#S256"], B64URL.encode(Sha256::digest(der)));
+        assert_eq!(claims["aud"], url);
+        assert_eq!(claims["iss"], "11111111-2222-3333-4444-555555555555");
+        assert_eq!(claims["sub"], claims["iss"]);
+        assert_eq!(claims["nbf"], 1_800_000_000);
+        assert_eq!(claims["exp"].as_u64().unwrap() - 1_800_000_000, 300);
+        assert_eq!(claims["jti"].as_str().unwrap().len(), 36);
+    }
+
+    #[test]
+    fn bad_certificate_or_key_pem_is_refused_when_read() {
+        assert_eq!(
+            CertificateCredential::from_pem("not pem", KEY).unwrap_err(),
+            CertificateError::Certificate
+        );
+        let bad_key = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----";
+        assert_eq!(
+            CertificateCredential::from_pem(CERT, bad_key).unwrap_err(),
+            CertificateError::PrivateKey
+        );
+    }
+
+    #[test]
+    fn debug_of_a_certificate_credential_prints_no_key() {
+        let cred = CertificateCredential::from_pem(CERT, KEY).unwrap();
+        let text = format!("{cred:?}");
+        assert!(!text.contains("PRIVATE"));
+        assert!(text.contains("x5t_s256"));
+    }
+
+    #[test]
+    fn every_documented_aadsts_code_gets_an_actionable_hint() {
+        for code in [7_000_215, 7_000_222, 700_016, 90_002, 700_027, 700_024] {
+            assert!(!hint(Some(code)).starts_with("see "), "{code}");
+        }
+        assert!(hint(Some(7_000_215)).contains("Secret ID"));
+    }
+}

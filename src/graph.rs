@@ -1,0 +1,336 @@
+//! Microsoft Graph: the one call that signs a user out everywhere, made to finish inside a
+//! deadline. 401 gets one fresh token; 429 and 5xx (and connection failures) are retried,
+//! honouring `Retry-After`, else with exponential backoff and jitter, while time remains.
+//! Status codes decide, never message text. Each call carries a fresh `client-request-id`,
+//! logged with Graph's `request-id`.
+
+use std::time::Duration;
+
+use lambda_http::http::StatusCode;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use tokio::time::Instant;
+
+use crate::domain::{LostDeviceEvent, UserRef};
+use crate::entra::TokenClient;
+use crate::revoke::{Revocation, Revoker};
+
+/// Which Graph action revokes the sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevokeAction {
+    /// `POST /beta/users/{u}/invalidateAllRefreshTokens`.
+    InvalidateAllRefreshTokens,
+    /// `POST /v1.0/users/{u}/revokeSignInSessions`, Microsoft's recommended successor.
+    RevokeSignInSessions,
+}
+
+impl RevokeAction {
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "invalidateAllRefreshTokens" => Some(Self::InvalidateAllRefreshTokens),
+            "revokeSignInSessions" => Some(Self::RevokeSignInSessions),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::InvalidateAllRefreshTokens => "invalidateAllRefreshTokens",
+            Self::RevokeSignInSessions => "revokeSignInSessions",
+        }
+    }
+
+    fn version(self) -> &'static str {
+        match self {
+            Self::InvalidateAllRefreshTokens => "beta",
+            Self::RevokeSignInSessions => "v1.0",
+        }
+    }
+}
+
+/// Everything but unreserved characters and `@` is escaped: `#`, `/`, `?`, `%`, `'` and the
+/// rest can never end the segment or change what it addresses.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'@');
+
+/// The path that addresses exactly `user`: `users/{id|upn}`, or `users('{upn}')` for a UPN
+/// starting with `$`, which Graph would otherwise read as a system query option.
+pub fn user_path(user: &UserRef) -> String {
+    path_for(user.as_str())
+}
+
+/// [`user_path`] for any text: the parser already refuses path characters in UPNs, and this
+/// encoding holds even if it did not.
+fn path_for(text: &str) -> String {
+    if text.starts_with('$') {
+        // An OData string literal: a quote is doubled before encoding.
+        let literal = text.replace('\'', "''");
+        format!("users('{}')", utf8_percent_encode(&literal, SEGMENT))
+    } else {
+        format!("users/{}", utf8_percent_encode(text, SEGMENT))
+    }
+}
+
+/// Calls Graph to revoke sessions; built once per instance, shared by every request.
+#[derive(Debug)]
+pub struct GraphClient {
+    http: reqwest::Client,
+    graph_url: String,
+    action: RevokeAction,
+    tokens: TokenClient,
+}
+
+/// What one attempt tells the retry loop.
+enum Step {
+    Done(Revocation),
+    RetryAfter(Option<Duration>),
+    NewToken,
+}
+
+const BACKOFF_BASE: Duration = Duration::from_millis(100);
+const BACKOFF_CAP: Duration = Duration::from_secs(2);
+
+/// Exponential backoff with "equal jitter": half fixed, half random.
+fn backoff(attempt: u32) -> Duration {
+    let exp = BACKOFF_BASE
+        .saturating_mul(1 << attempt.min(10))
+        .min(BACKOFF_CAP);
+    exp / 2 + exp.mul_f64(fastrand::f64() / 2.0)
+}
+
+fn retry_after(response: &reqwest::Response) -> Option<Duration> {
+    response
+        .headers()
+        .get("retry-after")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+impl GraphClient {
+    pub fn new(
+        http: reqwest::Client,
+        graph_url: String,
+        action: RevokeAction,
+        tokens: TokenClient,
+    ) -> Self {
+        Self {
+            http,
+            graph_url,
+            action,
+            tokens,
+        }
+    }
+
+    fn url(&self, user: &UserRef) -> String {
+        format!(
+            "{}/{}/{}/{}",
+            self.graph_url,
+            self.action.version(),
+            user_path(user),
+            self.action.name()
+        )
+    }
+
+    async fn attempt(
+        &self,
+        url: &str,
+        user: &UserRef,
+        deadline: Instant,
+        fresh_token: bool,
+    ) -> Step {
+        let token = match self.tokens.token(deadline).await {
+            Ok(token) => token,
+            Err(e) if e.is_transient() => {
+                tracing::warn!(error = %e, "no token yet");
+                return Step::RetryAfter(None);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot get a token: the function is misconfigured");
+                return Step::Done(Revocation::Denied);
+            }
+        };
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let client_request_id = uuid::Uuid::new_v4().to_string();
+        let sent = self
+            .http
+            .post(url)
+            .bearer_auth(token.secret())
+            .header("client-request-id", &client_request_id)
+            .header("return-client-request-id", "true")
+            .header(reqwest::header::CONTENT_LENGTH, "0")
+            .timeout(remaining)
+            .send()
+            .await;
+        let response = match sent {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(
+                    client_request_id,
+                    timeout = e.is_timeout(),
+                    connect = e.is_connect(),
+                    "Graph call failed before an answer"
+                );
+                return Step::RetryAfter(None);
+            }
+        };
+        let status = response.status();
+        let request_id = response
+            .headers()
+            .get("request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let wait = retry_after(&response);
+        tracing::info!(
+            status = status.as_u16(),
+            request_id,
+            client_request_id,
+            action = self.action.name(),
+            user = %user,
+            "Graph answered"
+        );
+        match status {
+            s if s.is_success() => Step::Done(Revocation::Revoked),
+            StatusCode::UNAUTHORIZED if !fresh_token => {
+                self.tokens.invalidate(&token).await;
+                Step::NewToken
+            }
+            StatusCode::UNAUTHORIZED => {
+                tracing::warn!("Graph refused a freshly issued token");
+                Step::RetryAfter(None)
+            }
+            StatusCode::FORBIDDEN => {
+                tracing::error!(
+                    request_id,
+                    "Graph denied the revocation: the app lacks the application permission \
+                     User.RevokeSessions.All or admin consent for it"
+                );
+                Step::Done(Revocation::Denied)
+            }
+            StatusCode::NOT_FOUND => Step::Done(Revocation::UserNotFound),
+            StatusCode::TOO_MANY_REQUESTS
+            | StatusCode::INTERNAL_SERVER_ERROR
+            | StatusCode::BAD_GATEWAY
+            | StatusCode::SERVICE_UNAVAILABLE
+            | StatusCode::GATEWAY_TIMEOUT => Step::RetryAfter(wait),
+            other => {
+                tracing::error!(
+                    status = other.as_u16(),
+                    request_id,
+                    "Graph rejected the request; it will not be retried"
+                );
+                Step::Done(Revocation::Denied)
+            }
+        }
+    }
+}
+
+impl Revoker for GraphClient {
+    #[tracing::instrument(skip_all, fields(event_id = %event.id, user = %user))]
+    async fn revoke(
+        &self,
+        event: &LostDeviceEvent,
+        user: &UserRef,
+        deadline: Instant,
+    ) -> Revocation {
+        let url = self.url(user);
+        let mut fresh_token = false;
+        let mut attempt: u32 = 0;
+        loop {
+            match self.attempt(&url, user, deadline, fresh_token).await {
+                Step::Done(revocation) => return revocation,
+                Step::NewToken => fresh_token = true,
+                Step::RetryAfter(wait) => {
+                    let wait = wait.unwrap_or_else(|| backoff(attempt));
+                    attempt += 1;
+                    if Instant::now() + wait >= deadline {
+                        tracing::warn!(
+                            attempts = attempt,
+                            "deadline reached; revocation still owed"
+                        );
+                        return Revocation::Transient;
+                    }
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn path(raw: &str) -> String {
+        path_for(raw)
+    }
+
+    #[test]
+    fn user_segments_escape_everything_that_could_leave_the_segment() {
+        assert_eq!(path("alice@contoso.com"), "users/alice@contoso.com");
+        assert_eq!(
+            path("alice_fabrikam.com#EXT#@contoso.onmicrosoft.com"),
+            "users/alice_fabrikam.com%23EXT%23@contoso.onmicrosoft.com"
+        );
+        for hostile in [
+            "a/../../me@contoso.com",
+            "a?$select=id@contoso.com",
+            "a%2F..@contoso.com",
+            "a#frag@contoso.com",
+            "..@contoso.com",
+        ] {
+            let p = path(hostile);
+            let segment = p.strip_prefix("users/").unwrap();
+            assert!(!segment.contains(['/', '?', '#']), "{p}");
+            assert_ne!(segment, "..");
+            let decoded = percent_encoding::percent_decode_str(segment)
+                .decode_utf8()
+                .unwrap();
+            assert_eq!(decoded, hostile, "decodes back to exactly the user");
+        }
+    }
+
+    #[test]
+    fn dollar_upns_use_the_key_syntax_with_quotes_doubled() {
+        assert_eq!(path("$admin@contoso.com"), "users('%24admin@contoso.com')");
+        assert_eq!(
+            path("$o'neil@contoso.com"),
+            "users('%24o%27%27neil@contoso.com')"
+        );
+    }
+
+    #[test]
+    fn object_ids_pass_through_lowercased() {
+        let id = UserRef::parse("6F1C2A1E-8F5B-4C1D-9E2A-0123456789AB").unwrap();
+        assert_eq!(user_path(&id), "users/6f1c2a1e-8f5b-4c1d-9e2a-0123456789ab");
+    }
+
+    #[test]
+    fn actions_use_their_documented_versions() {
+        assert_eq!(RevokeAction::InvalidateAllRefreshTokens.version(), "beta");
+        assert_eq!(RevokeAction::RevokeSignInSessions.version(), "v1.0");
+        assert_eq!(
+            RevokeAction::parse("revokeSignInSessions"),
+            Some(RevokeAction::RevokeSignInSessions)
+        );
+        assert_eq!(RevokeAction::parse("RevokeSignInSessions"), None);
+    }
+
+    #[test]
+    fn backoff_grows_and_stays_within_its_cap() {
+        for attempt in 0..20 {
+            let d = backoff(attempt);
+            let full = BACKOFF_BASE
+                .saturating_mul(1 << attempt.min(10))
+                .min(BACKOFF_CAP);
+            assert!(d >= full / 2 && d <= full, "{attempt}: {d:?}");
+        }
+    }
+}
