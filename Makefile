@@ -21,10 +21,10 @@ $(STAMP): requirements-dev.txt
 
 lint:
 	cargo fmt --all -- --check
-	cargo clippy --all-targets -- -D warnings
+	cargo clippy --workspace --all-targets -- -D warnings
 
 unit: $(STAMP)
-	$(VENV)/bin/python scripts/with_moto.py -- cargo test
+	$(VENV)/bin/python scripts/with_moto.py -- cargo test --workspace
 
 ## sign-events: re-sign events/*.json with the demo secret (timestamps go stale after 5 minutes)
 sign-events:
