@@ -11,6 +11,8 @@ use lambda_http::Request;
 use lambda_http::http::StatusCode;
 use revoker::config::Config;
 use revoker::domain::{LostDeviceEvent, UserRef};
+use revoker::entra::TokenClient;
+use revoker::graph::GraphClient;
 use revoker::ingress::{self, App};
 use revoker::revoke::{Revocation, Revoker};
 use revoker::secrets::{AppSecret, SecretStore};
@@ -156,8 +158,8 @@ impl Revoker for RecordingRevoker {
     }
 }
 
-pub struct TestApp {
-    pub app: App<RecordingRevoker>,
+pub struct TestApp<R = RecordingRevoker> {
+    pub app: App<R>,
     pub revoker: RecordingRevoker,
     pub secret_name: String,
     pub secret: AppSecret,
@@ -190,6 +192,54 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(setup: Setup) -> TestApp {
+    let revoker = RecordingRevoker::answering(&setup.answers);
+    let parts = prepare(setup).await;
+    TestApp {
+        app: App::new(parts.config, parts.store, revoker.clone()),
+        revoker,
+        secret_name: parts.secret_name,
+        secret: parts.secret,
+    }
+}
+
+/// An app whose act step is the real Graph client, pointed at `standin`.
+pub async fn spawn_graph_app(mut setup: Setup, standin: &standin::Standin) -> TestApp<GraphClient> {
+    setup.env.push(("ENTRA_AUTHORITY_URL", standin.url()));
+    setup.env.push(("GRAPH_URL", standin.url()));
+    let parts = prepare(setup).await;
+    let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let tokens = TokenClient::new(
+        http.clone(),
+        parts.config.authority_url.clone(),
+        parts.config.cloud,
+        Arc::clone(&parts.store),
+    );
+    let graph = GraphClient::new(
+        http,
+        parts.config.graph_url.clone(),
+        parts.config.revoke_action,
+        tokens,
+    );
+    TestApp {
+        app: App::new(parts.config, parts.store, graph),
+        revoker: RecordingRevoker::default(),
+        secret_name: parts.secret_name,
+        secret: parts.secret,
+    }
+}
+
+struct Parts {
+    config: Config,
+    store: Arc<SecretStore>,
+    secret_name: String,
+    secret: AppSecret,
+}
+
+/// The secret in moto, the configuration, and the store every app variant shares.
+async fn prepare(setup: Setup) -> Parts {
     let secret_text = setup.secret.to_string();
     let secret_name = if setup.secret_exists {
         create_secret(&secret_text).await
@@ -212,10 +262,9 @@ pub async fn spawn_app_with(setup: Setup) -> TestApp {
         secret_name.clone(),
         config.secret_ttl,
     ));
-    let revoker = RecordingRevoker::answering(&setup.answers);
-    TestApp {
-        app: App::new(config, store, revoker.clone()),
-        revoker,
+    Parts {
+        config,
+        store,
         secret_name,
         // Tests that build broken secrets still need a signer: fall back to the default one.
         secret: AppSecret::parse(&secret_text)
@@ -265,7 +314,7 @@ pub fn to_request(event: &Value) -> Request {
 }
 
 /// A POST to `path` carrying `body`, signed for its source with the test secret.
-pub fn signed_event(app: &TestApp, path: &str, body: &str) -> Value {
+pub fn signed_event<R>(app: &TestApp<R>, path: &str, body: &str) -> Value {
     let mut event = function_url_event("POST", path, body);
     revoker::sample_events::sign(&mut event, &app.secret, now()).expect("source is configured");
     event
@@ -283,7 +332,7 @@ pub struct Answer {
     pub raw: String,
 }
 
-impl TestApp {
+impl<R: Revoker> TestApp<R> {
     pub async fn send(&self, event: &Value) -> Answer {
         let response = ingress::handle(&self.app, to_request(event)).await;
         let status = response.status();
@@ -305,7 +354,9 @@ impl TestApp {
             raw,
         }
     }
+}
 
+impl TestApp {
     pub fn calls(&self) -> Vec<String> {
         self.revoker.calls()
     }

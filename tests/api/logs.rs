@@ -106,6 +106,32 @@ async fn handler_logs_contain_no_secret_token_or_signature() {
     })
     .await;
 
+    // The act step for real: Entra + Graph stand-in, secret and certificate credentials.
+    let cert = include_str!("../fixtures/test-app-cert.pem");
+    let key = include_str!("../fixtures/test-app-key.pem");
+    let standin = standin::Standin::start(
+        standin::Config {
+            client_secrets: vec![CLIENT_SECRET.to_owned()],
+            certificate_pem: Some(cert.to_owned()),
+            ..standin::Config::default()
+        },
+        0,
+    )
+    .await
+    .unwrap();
+    let with_secret = spawn_graph_app(Setup::default(), &standin).await;
+    let mut cert_secret = test_secret();
+    cert_secret.as_object_mut().unwrap().remove("client_secret");
+    cert_secret["client_certificate"] = json!({"certificate_pem": cert, "private_key_pem": key});
+    let with_cert = spawn_graph_app(
+        Setup {
+            secret: cert_secret,
+            ..Setup::default()
+        },
+        &standin,
+    )
+    .await;
+
     let capture = capture_this_thread();
 
     // Act
@@ -166,6 +192,32 @@ async fn handler_logs_contain_no_secret_token_or_signature() {
         ))
         .await;
 
+    for (i, app) in [&with_secret].into_iter().enumerate() {
+        app.send(&signed_event(
+            app,
+            "/standard",
+            &lost_for("gina@contoso.com", &format!("log-g{i}")),
+        ))
+        .await;
+    }
+    with_cert
+        .send(&signed_event(
+            &with_cert,
+            "/standard",
+            &lost_for("hal@contoso.com", "log-g9"),
+        ))
+        .await;
+    standin.expire_all_tokens();
+    standin.fail_token_next(vec![standin::TokenFault::InvalidClient]);
+    with_secret
+        .send(&signed_event(
+            &with_secret,
+            "/standard",
+            &lost_for("ivy@contoso.com", "log-g10"),
+        ))
+        .await;
+    assert_eq!(standin.revocations().len(), 3, "the Graph flows ran");
+
     // Assert
     let logs = String::from_utf8(capture.lock().unwrap().clone()).unwrap();
     // The capture is real: the flows above must have left audit lines and refusals.
@@ -177,6 +229,15 @@ async fn handler_logs_contain_no_secret_token_or_signature() {
     for secret in ALL_SECRETS {
         assert!(!logs.contains(secret), "a configured secret was logged");
     }
+    for line in key.lines().filter(|l| !l.starts_with("-----")) {
+        assert!(!logs.contains(line), "private key material was logged");
+    }
+    assert!(logs.contains("Graph answered"), "Graph lines were captured");
+    assert!(!logs.contains("eyJ"), "a JWT (client assertion) was logged");
+    assert!(
+        !logs.to_ascii_lowercase().contains("bearer "),
+        "a bearer token was logged"
+    );
     assert!(!sent.is_empty());
     for value in &sent {
         assert!(

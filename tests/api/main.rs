@@ -4,5 +4,6 @@
 mod events;
 mod helpers;
 mod logs;
+mod revocation;
 mod secrets;
 mod webhook;
