@@ -6,7 +6,6 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use revoker::sample_events::{self, SampleEventError};
 use revoker::secrets::AppSecret;
@@ -42,10 +41,7 @@ fn run() -> Result<(), String> {
         .map_err(|e| format!("{}: {e}", secret_path.display()))?;
     let secret =
         AppSecret::parse(&secret_text).map_err(|e| format!("{}: {e}", secret_path.display()))?;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_err(|e| e.to_string())?
-        .as_secs() as i64;
+    let now = revoker::unix_now();
 
     for file in files {
         let text =

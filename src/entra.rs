@@ -4,7 +4,7 @@
 //! re-reads the secret once (the credentials may just have been rotated).
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD as B64URL};
@@ -331,9 +331,7 @@ impl TokenClient {
                 form.push(("client_secret", s.expose_secret().to_owned()))
             }
             ClientCredential::Certificate(cert) => {
-                let now = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs());
+                let now = u64::try_from(crate::unix_now()).unwrap_or(0);
                 form.push((
                     "client_assertion_type",
                     "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_owned(),

@@ -4,7 +4,6 @@
 //! decision. Nothing past authentication runs for an unauthenticated request.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use lambda_http::http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
@@ -12,7 +11,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use crate::config::Config;
-use crate::domain::Source;
+use crate::domain::{Source, last_segment};
 use crate::mdm::{self, MdmOptions, PayloadError};
 use crate::revoke::{Decider, Policy, Report, Revoker};
 use crate::secrets::{SecretError, SecretStore};
@@ -41,10 +40,6 @@ impl<R: Revoker> App<R> {
             secrets,
             decider: Decider::new(policy, revoker),
         }
-    }
-
-    pub fn decider(&self) -> &Decider<R> {
-        &self.decider
     }
 }
 
@@ -165,7 +160,7 @@ async fn route<R: Revoker>(
     let verified = webhook.scheme.verify(
         req.headers(),
         body,
-        unix_now(),
+        crate::unix_now(),
         app.config.signature_tolerance_secs,
     )?;
     let parsed = mdm::parse(webhook.format, &source, verified.bytes(), &app.mdm)?;
@@ -173,17 +168,6 @@ async fn route<R: Revoker>(
     Ok(Reply::Report(
         app.decider.decide(&source, parsed, deadline).await,
     ))
-}
-
-/// The last non-empty path segment, so API Gateway stages and custom prefixes route alike.
-fn last_segment(path: &str) -> &str {
-    path.rsplit('/').find(|s| !s.is_empty()).unwrap_or("")
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 fn envelope(outcome: &str, event_id: Option<&str>, results: Vec<Value>) -> Value {
@@ -228,14 +212,6 @@ fn respond(status: StatusCode, body: Value) -> Response<Body> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn last_segment_ignores_stage_prefixes_and_trailing_slashes() {
-        assert_eq!(last_segment("/prod/webhooks/jamf"), "jamf");
-        assert_eq!(last_segment("/jamf/"), "jamf");
-        assert_eq!(last_segment("/"), "");
-        assert_eq!(last_segment(""), "");
-    }
 
     #[test]
     fn server_errors_keep_their_detail_out_of_the_response() {

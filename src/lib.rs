@@ -13,3 +13,11 @@ pub mod revoke;
 pub mod sample_events;
 pub mod secrets;
 pub mod signature;
+
+/// The current Unix time in whole seconds (0 before 1970): the clock of signed timestamps
+/// and client assertions.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}

@@ -6,7 +6,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Map, Value};
 
-use crate::domain::Source;
+use crate::domain::{Source, last_segment};
 use crate::secrets::AppSecret;
 
 /// Why an event file cannot be signed.
@@ -31,8 +31,7 @@ pub fn source_of(event: &Value) -> Result<Source, SampleEventError> {
         .or_else(|| event.get("path"))
         .and_then(Value::as_str)
         .ok_or(SampleEventError::NoPath)?;
-    let segment = path.rsplit('/').find(|s| !s.is_empty()).unwrap_or("");
-    Source::parse(segment).map_err(|_| SampleEventError::BadSource)
+    Source::parse(last_segment(path)).map_err(|_| SampleEventError::BadSource)
 }
 
 /// The body bytes as the function will see them.

@@ -273,10 +273,7 @@ async fn prepare(setup: Setup) -> Parts {
 }
 
 pub fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
+    revoker::unix_now()
 }
 
 /// A Function URL (HTTP API v2) event, deserialized by lambda_http's own deserializer.
