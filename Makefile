@@ -5,12 +5,16 @@ PYTHON ?= python3
 VENV   := .venv
 STAMP  := $(VENV)/.installed-$(shell cksum < requirements-dev.txt | cut -d' ' -f1)
 
-.PHONY: test venv lint unit sign-events clean
+.PHONY: test demo demo-check venv lint unit sign-events clean
 
-## test: format check, clippy, and every test (integration tests against a private moto_server)
-test: lint unit
+## demo: every sample event through `cargo lambda watch`, moto_server and the Entra + Graph stand-in
+demo: $(STAMP)
+	$(VENV)/bin/python scripts/demo.py
 
-## venv: create .venv/ with the pinned local tools (moto_server) when missing or outdated
+## test: format check, clippy, every test (against a private moto_server), and the demo's table
+test: lint unit demo-check
+
+## venv: create .venv/ with the pinned local tools (moto_server, cargo-lambda) when missing or outdated
 venv: $(STAMP)
 
 $(STAMP): requirements-dev.txt
@@ -25,6 +29,9 @@ lint:
 
 unit: $(STAMP)
 	$(VENV)/bin/python scripts/with_moto.py -- cargo test --workspace
+
+demo-check: $(STAMP)
+	$(VENV)/bin/python scripts/demo.py --check
 
 ## sign-events: re-sign events/*.json with the demo secret (timestamps go stale after 5 minutes)
 sign-events:

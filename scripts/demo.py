@@ -1,0 +1,285 @@
+#!/usr/bin/env python3
+"""`make demo`: the whole flow on this machine, with nothing real contacted.
+
+Starts moto_server (a local Secrets Manager) seeded with examples/demo-secret.json, the
+Entra + Graph stand-in, and `cargo lambda watch` (a local Lambda runtime) running the `webhook`
+binary; re-signs a copy of every file in events/ and invokes each with `cargo lambda invoke`;
+prints a table of event, HTTP status, outcome and the users the stand-in recorded as revoked.
+Everything it started is stopped on exit, on failure, on Ctrl-C and on SIGTERM.
+
+Usage: .venv/bin/python scripts/demo.py [--check]
+  --check   also compare the table with the expected one, and the function's log with the
+            demo secret's values, and exit 1 on any difference or leak (`make test` runs this).
+Logs of every process: .venv/logs/demo/.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from local_services import (
+    ROOT,
+    VENV_BIN,
+    ServiceError,
+    Services,
+    clean_env,
+    fail,
+    free_port,
+    moto_env,
+)
+
+EVENTS = ROOT / "events"
+DEMO_SECRET = ROOT / "examples" / "demo-secret.json"
+SECRET_ID = "lost-device-revoker/demo"
+WORK = ROOT / ".venv" / "demo"
+LOGS = ROOT / ".venv" / "logs" / "demo"
+CARGO_LAMBDA = VENV_BIN / "cargo-lambda"
+INVOKE_TIMEOUT_SECONDS = 60
+# Files in events/ that are not webhook requests.
+NOT_WEBHOOK_EVENTS = {"env.json"}
+
+# What each sample event must produce: (HTTP status, outcome, users revoked at the stand-in).
+EXPECTED = {
+    "health.json": (200, "healthy", []),
+    "jamf-lost-mode-command.json": (200, "revoked", ["erin@contoso.com"]),
+    "jamf-smart-group-lost.json": (200, "revoked", ["carol@contoso.com", "dave@contoso.com"]),
+    "jamf-unrelated-event.json": (200, "ignored", []),
+    "relay-device-stolen.json": (200, "revoked", ["6f1c2a1e-8f5b-4c1d-9e2a-0123456789ab"]),
+    "standard-device-lost.json": (200, "revoked", ["alice@contoso.com"]),
+}
+
+
+def target_dir() -> Path:
+    return Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+
+
+def build() -> None:
+    """Builds the function as `cargo lambda watch` will run it, and the two dev programs."""
+    print("demo: building (the first build takes several minutes)", flush=True)
+    for args in (
+        ["--package", "lost-device-revoker", "--bin", "webhook"],
+        ["--package", "lost-device-revoker", "--example", "entra-graph-standin", "--example", "sign-event"],
+    ):
+        subprocess.run(["cargo", "build", "--quiet", *args], cwd=ROOT, check=True)
+
+
+def seed_secret(moto_url: str) -> None:
+    import boto3  # from .venv, installed with moto
+
+    client = boto3.client(
+        "secretsmanager",
+        endpoint_url=moto_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    client.create_secret(Name=SECRET_ID, SecretString=DEMO_SECRET.read_text())
+
+
+def start_standin(services: Services) -> str:
+    """Starts the stand-in with the demo app's credentials; returns its URL."""
+    secret = json.loads(DEMO_SECRET.read_text())
+    child = services.start(
+        "entra-graph-standin",
+        [
+            str(target_dir() / "debug" / "examples" / "entra-graph-standin"),
+            "--port", "0",
+            "--tenant", secret["tenant_id"],
+            "--client-id", secret["client_id"],
+            "--client-secret", secret["client_secret"],
+        ],
+        stdout=subprocess.PIPE,
+    )
+    line = child.stdout.readline().decode().strip()
+    if not line.startswith("listening "):
+        raise ServiceError(
+            f"the stand-in did not start; see {services.log_path('entra-graph-standin')}"
+        )
+    return line.removeprefix("listening ")
+
+
+def signed_copies() -> list[Path]:
+    """Copies events/*.json to a scratch folder and re-signs them there, leaving events/ as is."""
+    folder = WORK / "events"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    copies = []
+    for event in sorted(EVENTS.glob("*.json")):
+        if event.name in NOT_WEBHOOK_EVENTS:
+            continue
+        copy = folder / event.name
+        shutil.copyfile(event, copy)
+        copies.append(copy)
+    signer = target_dir() / "debug" / "examples" / "sign-event"
+    subprocess.run(
+        [str(signer), "--secret", str(DEMO_SECRET), *map(str, copies)],
+        cwd=ROOT,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return copies
+
+
+def start_watch(services: Services, env: dict) -> int:
+    """Starts `cargo lambda watch` serving the webhook binary; returns its invoke port."""
+    port = free_port()
+    services.start(
+        "cargo-lambda-watch",
+        [
+            str(CARGO_LAMBDA), "lambda", "watch",
+            "--invoke-address", "127.0.0.1",
+            "--invoke-port", str(port),
+            "--ignore-changes",
+            "--package", "lost-device-revoker",
+            "--bin", "webhook",
+        ],
+        env=env,
+    )
+    return port
+
+
+def invoke(port: int, event: Path) -> tuple[int, dict]:
+    """Sends one event through `cargo lambda invoke`; returns the HTTP status and JSON body."""
+    done = subprocess.run(
+        [
+            str(CARGO_LAMBDA), "lambda", "invoke", "webhook",
+            "--invoke-address", "127.0.0.1",
+            "--invoke-port", str(port),
+            "--data-file", str(event),
+            "--output-format", "json",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=INVOKE_TIMEOUT_SECONDS,
+    )
+    if done.returncode != 0:
+        raise ServiceError(
+            f"cargo lambda invoke {event.name} failed: {done.stderr.decode().strip()}"
+        )
+    response = json.loads(done.stdout)
+    return response["statusCode"], json.loads(response["body"])
+
+
+def wait_until_invocable(port: int, services: Services, probe: Path) -> None:
+    """The first invocation starts the function; retry until the emulator answers."""
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            invoke(port, probe)
+            return
+        except (ServiceError, json.JSONDecodeError) as e:
+            if time.monotonic() > deadline:
+                raise ServiceError(
+                    f"{e}\nsee {services.log_path('cargo-lambda-watch')}"
+                ) from None
+            time.sleep(0.5)
+
+
+def revoked_users(standin_url: str) -> list[str]:
+    with urllib.request.urlopen(standin_url + "/_standin/revocations", timeout=5) as r:
+        return [entry["user"] for entry in json.load(r)]
+
+
+def run_events(standin_url: str, port: int, events: list[Path]) -> list[tuple]:
+    rows = []
+    for event in events:
+        before = len(revoked_users(standin_url))
+        status, body = invoke(port, event)
+        users = sorted(revoked_users(standin_url)[before:])
+        rows.append((event.name, status, body.get("outcome", "?"), users))
+    return rows
+
+
+def print_table(rows: list[tuple]) -> None:
+    header = ("event", "status", "outcome", "revoked at the stand-in")
+    lines = [header] + [(n, str(s), o, ", ".join(u) or "-") for n, s, o, u in rows]
+    widths = [max(len(line[i]) for line in lines) for i in range(3)]
+    print()
+    for i, line in enumerate(lines):
+        print("  ".join(cell.ljust(w) for cell, w in zip(line, widths)) + "  " + line[3])
+        if i == 0:
+            print("  ".join("-" * w for w in widths) + "  " + "-" * len(header[3]))
+    print()
+
+
+def differences(rows: list[tuple]) -> list[str]:
+    found = []
+    seen = set()
+    for name, status, outcome, users in rows:
+        seen.add(name)
+        want = EXPECTED.get(name)
+        if want is None:
+            found.append(f"{name}: no expected row; add it to EXPECTED in scripts/demo.py")
+        elif (status, outcome, users) != want:
+            found.append(f"{name}: got {(status, outcome, users)}, expected {want}")
+    found += [f"{name}: expected but not in events/" for name in sorted(EXPECTED.keys() - seen)]
+    return found
+
+
+def leaked_secrets(log: Path) -> list[str]:
+    """Which of the demo secret's values, or anything shaped like a JWT, the log contains."""
+    secret = json.loads(DEMO_SECRET.read_text())
+    values = {"client_secret": secret["client_secret"]}
+    for source, hook in secret["webhooks"].items():
+        for i, value in enumerate(hook["secrets"]):
+            values[f"webhooks.{source}.secrets[{i}]"] = value
+    text = log.read_text(errors="replace")
+    found = [f"the value of {name}" for name, value in values.items() if value in text]
+    if "eyJ" in text:
+        found.append("something shaped like a JWT (eyJ...)")
+    return found
+
+
+def main() -> int:
+    check = "--check" in sys.argv[1:]
+    if not CARGO_LAMBDA.exists():
+        fail(f"demo: {CARGO_LAMBDA} is missing; run `make venv` first")
+    build()
+    with Services(LOGS) as services:
+        try:
+            moto_url = services.start_moto()
+            seed_secret(moto_url)
+            standin_url = start_standin(services)
+            print(f"demo: moto_server {moto_url}, Entra + Graph stand-in {standin_url}", flush=True)
+            events = signed_copies()
+            function_env = {
+                **moto_env(moto_url),
+                "CREDENTIALS_SECRET_ID": SECRET_ID,
+                "USER_DOMAIN": "contoso.com",
+                "JAMF_LOST_GROUPS": "42",
+                "ENTRA_AUTHORITY_URL": standin_url,
+                "GRAPH_URL": standin_url,
+            }
+            port = start_watch(services, clean_env(function_env))
+            print(f"demo: cargo lambda watch on 127.0.0.1:{port}; invoking {len(events)} events", flush=True)
+            wait_until_invocable(port, services, EVENTS / "health.json")
+            rows = run_events(standin_url, port, events)
+        except (ServiceError, subprocess.SubprocessError) as e:
+            fail(f"demo: {e}\nlogs: {LOGS}")
+        except KeyboardInterrupt:
+            fail("demo: interrupted; everything it started is stopped")
+    print_table(rows)
+    print(f"logs (the function's audit lines are in cargo-lambda-watch.log): {LOGS}")
+    if check:
+        problems = differences(rows)
+        problems += [
+            f"the function's log contains {leak}"
+            for leak in leaked_secrets(services.log_path("cargo-lambda-watch"))
+        ]
+        if problems:
+            print("demo: check failed:", *problems, sep="\n  ")
+            return 1
+        print(
+            f"demo: all {len(rows)} events gave the expected status, outcome and revocations;"
+            " the function's log holds no secret value"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

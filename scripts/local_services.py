@@ -1,0 +1,146 @@
+"""Local stand-ins on 127.0.0.1 for scripts: a free port, moto_server, and a group of child
+processes that is always stopped, on success, on failure and on Ctrl-C or SIGTERM.
+
+Nothing here can reach real AWS or Microsoft: every address is loopback.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import NoReturn
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = ROOT / ".venv" / "bin"
+MOTO = VENV_BIN / "moto_server"
+
+# Credentials and region for the AWS SDK when it talks to moto_server: dummies, never real.
+MOTO_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_REGION": "us-east-1",
+}
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServiceError(Exception):
+    """A local service did not start; the message says which and where its log is."""
+
+
+class Services:
+    """Child processes started in their own process groups and stopped together on exit.
+
+    Use as a context manager. SIGTERM is turned into KeyboardInterrupt while it is open, so a
+    killed script still stops what it started.
+    """
+
+    def __init__(self, log_dir: Path):
+        self.log_dir = log_dir
+        self.children: list[tuple[str, subprocess.Popen]] = []
+        self._previous_sigterm = None
+
+    def __enter__(self) -> "Services":
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._previous_sigterm = signal.signal(signal.SIGTERM, _raise_interrupt)
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        for _name, child in reversed(self.children):
+            stop(child)
+        signal.signal(signal.SIGTERM, self._previous_sigterm)
+
+    def log_path(self, name: str) -> Path:
+        return self.log_dir / f"{name}.log"
+
+    def start(self, name: str, argv: list[str], env: dict | None = None, **popen) -> subprocess.Popen:
+        """Starts `argv` with stderr (and stdout, unless redirected) in `<log_dir>/<name>.log`."""
+        log = open(self.log_path(name), "wb")
+        popen.setdefault("stdout", log)
+        child = subprocess.Popen(
+            argv,
+            env=env,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=ROOT,
+            **popen,
+        )
+        log.close()  # the child holds its own descriptor
+        self.children.append((name, child))
+        return child
+
+    def start_moto(self) -> str:
+        """Starts moto_server on a free loopback port; returns its URL once it answers."""
+        if not MOTO.exists():
+            raise ServiceError(f"{MOTO} is missing; run `make venv` first")
+        url = f"http://127.0.0.1:{free_port()}"
+        port = url.rsplit(":", 1)[1]
+        child = self.start("moto_server", [str(MOTO), "-H", "127.0.0.1", "-p", port])
+        wait_for_url(url + "/moto-api/", child, "moto_server", self.log_path("moto_server"))
+        return url
+
+
+def _raise_interrupt(_signum, _frame):
+    raise KeyboardInterrupt
+
+
+def stop(child: subprocess.Popen) -> None:
+    """Stops a child's whole process group: SIGTERM, then SIGKILL after 10 s."""
+    if child.poll() is not None:
+        return
+    try:
+        os.killpg(child.pid, signal.SIGTERM)
+        child.wait(timeout=10)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+
+
+def wait_for_url(url: str, child: subprocess.Popen, name: str, log: Path, seconds: float = 60) -> None:
+    """Waits until `url` answers any HTTP status, or fails if `child` exits or time runs out."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            raise ServiceError(f"{name} exited with code {child.returncode}; see {log}")
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise ServiceError(f"{name} did not answer on {url} within {seconds:.0f} s; see {log}")
+
+
+def moto_env(url: str) -> dict:
+    """The variables that point the AWS SDK (Secrets Manager and SQS) at moto_server."""
+    return {
+        **MOTO_ENV,
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER": url,
+        "AWS_ENDPOINT_URL_SQS": url,
+        "MOTO_URL": url,
+    }
+
+
+def clean_env(extra: dict) -> dict:
+    """This process's environment without any real AWS profile or session, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if k not in ("AWS_PROFILE", "AWS_SESSION_TOKEN")}
+    env.update(extra)
+    return env
+
+
+def fail(message: str) -> NoReturn:
+    print(message, file=sys.stderr)
+    sys.exit(1)
