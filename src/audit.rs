@@ -14,8 +14,20 @@ fn device_labels(devices: &[Device]) -> String {
 }
 
 /// One user's outcome for one event. Refusals and failures are raised above INFO.
-pub fn user_decision(event: &LostDeviceEvent, owner: &Owner, outcome: UserOutcome) {
+/// `delivery` is the SQS receive count when the retry function acted, `None` inline.
+pub fn user_decision(
+    event: &LostDeviceEvent,
+    owner: &Owner,
+    outcome: UserOutcome,
+    delivery: Option<u32>,
+) {
     let devices = device_labels(&owner.devices);
+    let message = match (outcome, delivery) {
+        (UserOutcome::Failed, Some(_)) => {
+            "revocation failed again: SQS delivers the job again, or to the DLQ after the last attempt"
+        }
+        _ => outcome.describe(),
+    };
     macro_rules! line {
         ($level:ident) => {
             tracing::$level!(
@@ -27,14 +39,17 @@ pub fn user_decision(event: &LostDeviceEvent, owner: &Owner, outcome: UserOutcom
                 device_serial = %devices,
                 user = %owner.user,
                 outcome = outcome.as_str(),
-                "{}", outcome.describe()
+                delivery,
+                "{}", message
             )
         };
     }
-    match outcome {
-        UserOutcome::Revoked | UserOutcome::DryRun | UserOutcome::Queued => line!(info),
-        UserOutcome::Protected | UserOutcome::UserNotFound => line!(warn),
-        UserOutcome::Denied | UserOutcome::Failed => line!(error),
+    match (outcome, delivery) {
+        (UserOutcome::Revoked | UserOutcome::DryRun | UserOutcome::Queued, _) => line!(info),
+        // A retry that fails again is still owed, not lost: the queue holds it.
+        (UserOutcome::Protected | UserOutcome::UserNotFound, _)
+        | (UserOutcome::Failed, Some(_)) => line!(warn),
+        (UserOutcome::Denied | UserOutcome::Failed, _) => line!(error),
     }
 }
 

@@ -8,6 +8,7 @@ use crate::domain::{UserRef, is_dns_domain};
 use crate::entra::Cloud;
 use crate::graph::RevokeAction;
 use crate::mdm::MdmOptions;
+use crate::revoke::Policy;
 
 /// A variable that is missing or has a value the function cannot use.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -50,6 +51,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// How long the secret is cached before it is read again.
     pub secret_ttl: Duration,
+    /// SQS queue for revocations that could not finish inline; unset: they answer 503.
+    pub retry_queue_url: Option<String>,
 }
 
 /// Lambda refuses request payloads over 6 MB; a larger limit could never apply.
@@ -98,7 +101,17 @@ impl Config {
             max_body_bytes: vars.number("MAX_BODY_BYTES", 262_144, 1..=LAMBDA_PAYLOAD_LIMIT)?
                 as usize,
             secret_ttl: Duration::from_secs(vars.number("SECRET_TTL_SECONDS", 300, 0..=86_400)?),
+            retry_queue_url: vars.queue_url("RETRY_QUEUE_URL")?,
         })
+    }
+
+    /// The decision policy: protected accounts, dry run, the per-event user cap.
+    pub fn policy(&self) -> Policy {
+        Policy {
+            protected_users: self.protected_users.clone(),
+            dry_run: self.dry_run,
+            max_users_per_event: self.max_users_per_event,
+        }
     }
 
     /// The part of the configuration the MDM parsers need.
@@ -190,35 +203,32 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
             return Ok(default.to_owned());
         };
         let url = raw.trim_end_matches('/');
-        let (scheme, authority) = url.split_once("://").ok_or_else(|| {
-            err(
-                name,
-                "must be scheme://host, such as https://graph.microsoft.com",
-            )
-        })?;
-        let host = authority
-            .rsplit_once(':')
-            .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
-            .map_or(authority, |(host, _)| host);
-        let host_ok = !host.is_empty()
-            && host
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b".-[]:".contains(&b));
-        if !host_ok || authority.contains(['/', '?', '#', '@']) {
+        let rest = checked_origin(name, url)?;
+        if !rest.is_empty() {
             return Err(err(name, "must be scheme://host[:port] with no path"));
         }
-        let loopback = matches!(host, "127.0.0.1" | "localhost" | "[::1]");
-        match scheme {
-            "https" => Ok(url.to_owned()),
-            "http" if loopback => Ok(url.to_owned()),
-            "http" => Err(err(
-                name,
-                "must use https (plain http only for loopback stand-ins)",
-            )),
-            _ => Err(err(name, "must use https")),
-        }
+        Ok(url.to_owned())
     }
 
+    /// An SQS queue URL, `https://sqs.{region}.amazonaws.com/{account}/{name}`; plain http
+    /// only for a loopback moto_server.
+    fn queue_url(&self, name: &'static str) -> Result<Option<String>, ConfigError> {
+        let Some(url) = self.get(name) else {
+            return Ok(None);
+        };
+        let path = checked_origin(name, &url)?;
+        let path_ok = path.len() > 1
+            && path
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"/-_.".contains(&b));
+        if !path_ok {
+            return Err(err(
+                name,
+                "must be a queue URL such as https://sqs.eu-west-1.amazonaws.com/123456789012/name",
+            ));
+        }
+        Ok(Some(url))
+    }
     fn user_domain(&self, name: &'static str) -> Result<Option<String>, ConfigError> {
         let Some(raw) = self.get(name) else {
             return Ok(None);
@@ -229,6 +239,42 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
         } else {
             Err(err(name, "must be a DNS domain such as contoso.com"))
         }
+    }
+}
+
+/// Checks the `scheme://host[:port]` start of `url` and returns the rest (the path, possibly
+/// empty). Plain http only for loopback hosts.
+fn checked_origin<'u>(name: &'static str, url: &'u str) -> Result<&'u str, ConfigError> {
+    let (scheme, after) = url.split_once("://").ok_or_else(|| {
+        err(
+            name,
+            "must be scheme://host, such as https://graph.microsoft.com",
+        )
+    })?;
+    let (authority, rest) = after.find('/').map_or((after, ""), |i| after.split_at(i));
+    let host = authority
+        .rsplit_once(':')
+        .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(authority, |(host, _)| host);
+    let host_ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-[]:".contains(&b));
+    if !host_ok || authority.contains(['?', '#', '@']) || rest.contains(['?', '#']) {
+        return Err(err(
+            name,
+            "must be scheme://host[:port] with no query or user",
+        ));
+    }
+    let loopback = matches!(host, "127.0.0.1" | "localhost" | "[::1]");
+    match scheme {
+        "https" => Ok(rest),
+        "http" if loopback => Ok(rest),
+        "http" => Err(err(
+            name,
+            "must use https (plain http only for loopback stand-ins)",
+        )),
+        _ => Err(err(name, "must use https")),
     }
 }
 
@@ -298,11 +344,33 @@ mod tests {
             ("https://graph.microsoft.com/v1.0", "no path"),
             ("graph.microsoft.com", "scheme://host"),
             ("ftp://graph.microsoft.com", "https"),
-            ("https://user@graph.microsoft.com", "no path"),
+            ("https://user@graph.microsoft.com", "no query or user"),
         ] {
             let e = config(&[SECRET, ("GRAPH_URL", value)]).unwrap_err();
             assert_eq!(e.variable, "GRAPH_URL");
             assert!(e.to_string().contains(expected), "{value}: {e}");
+        }
+    }
+
+    #[test]
+    fn the_retry_queue_is_optional_and_must_be_an_https_queue_url() {
+        assert_eq!(config(&[SECRET]).unwrap().retry_queue_url, None);
+        for good in [
+            "https://sqs.eu-west-1.amazonaws.com/123456789012/revoker-retry",
+            "http://127.0.0.1:5000/123456789012/revoker-retry",
+        ] {
+            let c = config(&[SECRET, ("RETRY_QUEUE_URL", good)]).unwrap();
+            assert_eq!(c.retry_queue_url.as_deref(), Some(good));
+        }
+        for (bad, expected) in [
+            ("http://sqs.eu-west-1.amazonaws.com/1/q", "https"),
+            ("https://sqs.eu-west-1.amazonaws.com", "queue URL"),
+            ("https://sqs.eu-west-1.amazonaws.com/1/q?x=1", "no query"),
+            ("revoker-retry", "scheme://host"),
+        ] {
+            let e = config(&[SECRET, ("RETRY_QUEUE_URL", bad)]).unwrap_err();
+            assert_eq!(e.variable, "RETRY_QUEUE_URL");
+            assert!(e.to_string().contains(expected), "{bad}: {e}");
         }
     }
 

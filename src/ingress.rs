@@ -13,32 +13,29 @@ use tokio::time::Instant;
 use crate::config::Config;
 use crate::domain::{Source, last_segment};
 use crate::mdm::{self, MdmOptions, PayloadError};
-use crate::revoke::{Decider, Policy, Report, Revoker};
+use crate::queue::{RetryQueue, SqsQueue};
+use crate::revoke::{Decider, Report, Revoker};
 use crate::secrets::{SecretError, SecretStore};
 use crate::signature::AuthError;
 
 /// Everything a request needs, built once per instance and borrowed per request.
 #[derive(Debug)]
-pub struct App<R> {
+pub struct App<R, Q = SqsQueue> {
     config: Config,
     mdm: MdmOptions,
     secrets: Arc<SecretStore>,
-    decider: Decider<R>,
+    decider: Decider<R, Q>,
 }
 
-impl<R: Revoker> App<R> {
+impl<R: Revoker, Q: RetryQueue> App<R, Q> {
     /// `secrets` is shared with the revoker, which reads the Entra credentials from it.
-    pub fn new(config: Config, secrets: Arc<SecretStore>, revoker: R) -> Self {
-        let policy = Policy {
-            protected_users: config.protected_users.clone(),
-            dry_run: config.dry_run,
-            max_users_per_event: config.max_users_per_event,
-        };
+    /// Without `queue`, a revocation that cannot finish inline is answered 503.
+    pub fn new(config: Config, secrets: Arc<SecretStore>, revoker: R, queue: Option<Q>) -> Self {
         Self {
             mdm: config.mdm_options(),
+            decider: Decider::new(config.policy(), revoker, queue),
             config,
             secrets,
-            decider: Decider::new(policy, revoker),
         }
     }
 }
@@ -110,7 +107,7 @@ impl IngressError {
 }
 
 /// Serves one request. Never fails and never panics on input: every problem is a response.
-pub async fn handle<R: Revoker>(app: &App<R>, req: Request) -> Response<Body> {
+pub async fn handle<R: Revoker, Q: RetryQueue>(app: &App<R, Q>, req: Request) -> Response<Body> {
     let segment = last_segment(req.uri().path()).to_owned();
     let result = route(app, &segment, &req).await;
     match result {
@@ -128,8 +125,8 @@ enum Reply {
     Report(Report),
 }
 
-async fn route<R: Revoker>(
-    app: &App<R>,
+async fn route<R: Revoker, Q: RetryQueue>(
+    app: &App<R, Q>,
     segment: &str,
     req: &Request,
 ) -> Result<Reply, IngressError> {

@@ -2,6 +2,7 @@
 //! Microsoft Entra ID. The crate is a library; `src/bin/*` are thin Lambda entry points.
 
 pub mod audit;
+pub mod aws;
 pub mod config;
 pub mod domain;
 pub mod entra;
@@ -9,10 +10,13 @@ pub mod graph;
 pub mod ingress;
 mod json_fields;
 pub mod mdm;
+pub mod queue;
+pub mod retry;
 pub mod revoke;
 pub mod sample_events;
 pub mod secrets;
 pub mod signature;
+pub mod wiring;
 
 /// The current Unix time in whole seconds (0 before 1970): the clock of signed timestamps
 /// and client assertions.

@@ -1,6 +1,7 @@
 //! Decide and act: for an authenticated event, which users to sign out and what happened to
-//! each. Policy (protected accounts, dry run) and duplicate detection live here; the act itself
-//! is the [`Revoker`] seam, so this module never knows about tokens or HTTP.
+//! each. Policy (protected accounts, dry run), duplicate detection and the hand-off to the
+//! retry queue live here; the act itself is the [`Revoker`] seam and the queue the
+//! [`RetryQueue`] seam, so this module never knows about tokens, HTTP or SQS.
 
 use std::collections::{HashSet, VecDeque};
 use std::future::Future;
@@ -12,6 +13,7 @@ use tokio::time::Instant;
 
 use crate::audit;
 use crate::domain::{EventId, LostDeviceEvent, Owner, Parsed, Source, UserRef};
+use crate::queue::{RetryJob, RetryQueue, SqsQueue};
 
 /// What the act step reports for one user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -246,27 +248,30 @@ impl Default for Policy {
 /// How many users of one event are acted on at the same time.
 const CONCURRENT_REVOCATIONS: usize = 8;
 
-/// Decides per user and calls the act seam; built once per instance.
+/// Decides per user, calls the act seam, and queues what could not finish; built once per
+/// instance. Without a queue, a transient failure is answered `failed` (503).
 #[derive(Debug)]
-pub struct Decider<R> {
+pub struct Decider<R, Q = SqsQueue> {
     policy: Policy,
     dedupe: Dedupe,
     revoker: R,
+    queue: Option<Q>,
 }
 
 /// How many event ids a warm instance remembers (a few hundred KB at most).
 pub const DEDUPE_CAPACITY: usize = 4096;
 
-impl<R: Revoker> Decider<R> {
-    pub fn new(policy: Policy, revoker: R) -> Self {
+impl<R: Revoker, Q: RetryQueue> Decider<R, Q> {
+    pub fn new(policy: Policy, revoker: R, queue: Option<Q>) -> Self {
         Self {
             policy,
             dedupe: Dedupe::new(DEDUPE_CAPACITY),
             revoker,
+            queue,
         }
     }
 
-    /// The act seam, for callers that need it (the retry path).
+    /// The act seam.
     pub fn revoker(&self) -> &R {
         &self.revoker
     }
@@ -344,20 +349,48 @@ impl<R: Revoker> Decider<R> {
         owner: &Owner,
         deadline: Instant,
     ) -> UserResult {
-        let outcome = if self.is_protected(&owner.user) {
+        let mut outcome = self.act(event, &owner.user, deadline).await;
+        if outcome == UserOutcome::Failed {
+            outcome = self.enqueue(event, owner).await;
+        }
+        audit::user_decision(event, owner, outcome, None);
+        UserResult {
+            user: owner.user.clone(),
+            outcome,
+        }
+    }
+
+    /// Policy, then the act seam, for one user; neither audits nor queues. The webhook and
+    /// the retry function share it, so a job sees the protected list and dry run as they are
+    /// when it runs. `Failed` here means transient: the revocation is still owed.
+    pub async fn act(
+        &self,
+        event: &LostDeviceEvent,
+        user: &UserRef,
+        deadline: Instant,
+    ) -> UserOutcome {
+        if self.is_protected(user) {
             UserOutcome::Protected
         } else if self.policy.dry_run {
             UserOutcome::DryRun
         } else {
-            self.revoker
-                .revoke(event, &owner.user, deadline)
-                .await
-                .into()
+            self.revoker.revoke(event, user, deadline).await.into()
+        }
+    }
+
+    /// Hands a user whose revocation is still owed to the retry queue: `Queued`, or `Failed`
+    /// when there is no queue or the send fails (the sender is then answered 503).
+    async fn enqueue(&self, event: &LostDeviceEvent, owner: &Owner) -> UserOutcome {
+        let Some(queue) = &self.queue else {
+            return UserOutcome::Failed;
         };
-        audit::user_decision(event, owner, outcome);
-        UserResult {
-            user: owner.user.clone(),
-            outcome,
+        let job = RetryJob::new(event, owner, crate::unix_now());
+        match queue.enqueue(&job).await {
+            Ok(()) => UserOutcome::Queued,
+            Err(e) => {
+                tracing::error!(event_id = %event.id, user = %owner.user, error = %e, "revocation neither done nor queued");
+                UserOutcome::Failed
+            }
         }
     }
 
@@ -427,18 +460,159 @@ mod tests {
         })
     }
 
-    fn decider(policy: Policy, answers: Vec<(&'static str, Revocation)>) -> Decider<Recording> {
-        Decider::new(
-            policy,
-            Recording {
-                answers,
-                ..Recording::default()
-            },
-        )
+    /// Records the users of the jobs it accepts; refuses every job when `broken`.
+    #[derive(Default)]
+    struct Queue {
+        jobs: StdMutex<Vec<String>>,
+        broken: bool,
     }
 
-    fn calls(d: &Decider<Recording>) -> Vec<String> {
+    impl RetryQueue for Queue {
+        async fn enqueue(&self, job: &RetryJob) -> Result<(), crate::queue::QueueError> {
+            if self.broken {
+                return Err(crate::queue::QueueError::from_description("refused"));
+            }
+            self.jobs.lock().unwrap().push(job.owner().user.to_string());
+            Ok(())
+        }
+    }
+
+    type TestDecider = Decider<Recording, Queue>;
+
+    fn decider(policy: Policy, answers: Vec<(&'static str, Revocation)>) -> TestDecider {
+        with_queue(policy, answers, None)
+    }
+
+    fn with_queue(
+        policy: Policy,
+        answers: Vec<(&'static str, Revocation)>,
+        queue: Option<Queue>,
+    ) -> TestDecider {
+        let revoker = Recording {
+            answers,
+            ..Recording::default()
+        };
+        Decider::new(policy, revoker, queue)
+    }
+
+    fn calls(d: &TestDecider) -> Vec<String> {
         d.revoker().calls.lock().unwrap().clone()
+    }
+
+    fn jobs(d: &TestDecider) -> Vec<String> {
+        d.queue
+            .as_ref()
+            .map_or_else(Vec::new, |q| q.jobs.lock().unwrap().clone())
+    }
+
+    #[tokio::test]
+    async fn a_transient_failure_is_queued_for_that_user_only_and_answered_202() {
+        let d = with_queue(
+            Policy::default(),
+            vec![("flaky@c.com", Revocation::Transient)],
+            Some(Queue::default()),
+        );
+        let r = d
+            .decide(&source(), lost("e1", &["a@c.com", "flaky@c.com"]), later())
+            .await;
+        assert_eq!(r.results[1].outcome, UserOutcome::Queued);
+        assert_eq!(
+            (r.outcome_str(), r.status()),
+            ("mixed", StatusCode::ACCEPTED)
+        );
+        assert_eq!(jobs(&d), vec!["flaky@c.com"]);
+        // Queued is settled: the sender's redelivery is a duplicate, not a second job.
+        let again = d
+            .decide(&source(), lost("e1", &["a@c.com", "flaky@c.com"]), later())
+            .await;
+        assert_eq!(again.outcome, Outcome::Duplicate);
+        assert_eq!(jobs(&d).len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_failed_queue_send_is_answered_503_so_the_sender_retries() {
+        let broken = Queue {
+            broken: true,
+            ..Queue::default()
+        };
+        let d = with_queue(
+            Policy::default(),
+            vec![("flaky@c.com", Revocation::Transient)],
+            Some(broken),
+        );
+        let r = d
+            .decide(&source(), lost("e1", &["flaky@c.com"]), later())
+            .await;
+        assert_eq!(
+            (r.outcome_str(), r.status()),
+            ("failed", StatusCode::SERVICE_UNAVAILABLE)
+        );
+        // Not remembered: the sender's retry acts again.
+        d.decide(&source(), lost("e1", &["flaky@c.com"]), later())
+            .await;
+        assert_eq!(calls(&d).len(), 2);
+    }
+
+    #[tokio::test]
+    async fn permanent_answers_are_never_queued() {
+        let d = with_queue(
+            Policy::default(),
+            vec![
+                ("gone@c.com", Revocation::UserNotFound),
+                ("denied@c.com", Revocation::Denied),
+            ],
+            Some(Queue::default()),
+        );
+        d.decide(
+            &source(),
+            lost("e1", &["gone@c.com", "denied@c.com"]),
+            later(),
+        )
+        .await;
+        assert!(jobs(&d).is_empty());
+    }
+
+    /// Every combination of answers for three users, with no queue, a working queue and a
+    /// broken one: whenever the status is 2xx, each user was revoked, decided without acting
+    /// (dry run, protected), or has a job on the queue. Nothing else is ever answered 2xx.
+    #[tokio::test]
+    async fn no_2xx_answer_leaves_a_user_neither_revoked_decided_nor_queued() {
+        let answers = [
+            Revocation::Revoked,
+            Revocation::UserNotFound,
+            Revocation::Denied,
+            Revocation::Transient,
+        ];
+        let users = ["a@c.com", "b@c.com", "c@c.com"];
+        let mut checked = 0;
+        for combo in 0..answers.len().pow(3) {
+            let per_user: Vec<_> = (0..3)
+                .map(|i| (users[i], answers[combo / answers.len().pow(i as u32) % 4]))
+                .collect();
+            for queue in [None, Some(false), Some(true)] {
+                let queue = queue.map(|broken| Queue {
+                    broken,
+                    ..Queue::default()
+                });
+                let d = with_queue(Policy::default(), per_user.clone(), queue);
+                let r = d.decide(&source(), lost("e", &users), later()).await;
+                let queued = jobs(&d);
+                if r.status().is_success() {
+                    for (result, (user, answer)) in r.results.iter().zip(&per_user) {
+                        let done = *answer == Revocation::Revoked;
+                        let is_queued = queued.iter().any(|q| q == user);
+                        assert!(
+                            done || is_queued,
+                            "{user}: answered {} with {answer:?}, nothing queued",
+                            r.status()
+                        );
+                        assert_eq!(result.outcome == UserOutcome::Queued, is_queued);
+                    }
+                }
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 64 * 3);
     }
 
     #[tokio::test]

@@ -6,12 +6,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
 use secrecy::SecretString;
 use serde_json::Value;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
+use crate::aws::describe_sdk_error;
 use crate::domain::{ObjectId, Source, is_dns_domain};
 use crate::entra::{CertificateCredential, CertificateError};
 use crate::json_fields::{FieldError, Fields};
@@ -272,21 +273,6 @@ const PERMANENT_CODES: &[(&str, &str)] = &[
     ),
     ("InvalidParameterException", "check CREDENTIALS_SECRET_ID"),
 ];
-
-/// Why a call failed, from its kind and error code only. Never the SDK error's `Debug`
-/// form, which for an unreadable response includes the raw body: the secret itself.
-fn describe_sdk_error<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> String {
-    match e {
-        SdkError::TimeoutError(_) => "timed out".to_owned(),
-        SdkError::DispatchFailure(f) if f.is_io() || f.is_timeout() => {
-            "could not connect".to_owned()
-        }
-        SdkError::DispatchFailure(_) => "request could not be sent".to_owned(),
-        SdkError::ResponseError(_) => "response could not be read".to_owned(),
-        SdkError::ConstructionFailure(_) => "request could not be built".to_owned(),
-        _ => format!("service error {}", e.code().unwrap_or("(no code)")),
-    }
-}
 
 /// After a failed read, how long the previous value is used before Secrets Manager is asked
 /// again (so an outage does not add a timeout to every request).

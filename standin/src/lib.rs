@@ -164,6 +164,11 @@ impl Standin {
         self.shared.write(|s| s.queue_faults(user, faults));
     }
 
+    /// Drops the faults still queued for `user`: Graph answers normally for them again.
+    pub fn recover(&self, user: &str) {
+        self.shared.write(|s| s.clear_faults(user));
+    }
+
     /// The next token requests get these faults in order (before any validation).
     pub fn fail_token_next(&self, faults: Vec<TokenFault>) {
         self.shared.write(|s| s.token_faults.extend(faults));

@@ -135,6 +135,10 @@ impl State {
             .extend(faults);
     }
 
+    pub(crate) fn clear_faults(&mut self, user: &str) {
+        self.user_faults.remove(&user.to_lowercase());
+    }
+
     pub(crate) fn next_fault(&mut self, user: &str) -> Option<Fault> {
         self.user_faults.get_mut(&user.to_lowercase())?.pop_front()
     }

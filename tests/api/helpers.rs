@@ -1,4 +1,4 @@
-//! Test harness: a real `App` with Secrets Manager served by moto_server (started by
+//! Test harness: a real `App` with Secrets Manager and SQS served by moto_server (started by
 //! `make test` through scripts/with_moto.py) and a recording fake behind the act seam.
 
 use std::collections::HashMap;
@@ -14,6 +14,7 @@ use revoker::domain::{LostDeviceEvent, UserRef};
 use revoker::entra::TokenClient;
 use revoker::graph::GraphClient;
 use revoker::ingress::{self, App};
+use revoker::queue::SqsQueue;
 use revoker::revoke::{Revocation, Revoker};
 use revoker::secrets::{AppSecret, SecretStore};
 use serde_json::{Value, json};
@@ -83,6 +84,28 @@ pub fn secrets_client_at(endpoint: &str) -> aws_sdk_secretsmanager::Client {
 
 pub fn secrets_client() -> aws_sdk_secretsmanager::Client {
     secrets_client_at(&moto_url())
+}
+
+/// An SQS client for `endpoint` (moto_server or a proxy in front of it), dummy credentials.
+pub fn sqs_client_at(endpoint: &str) -> aws_sdk_sqs::Client {
+    let config = aws_sdk_sqs::Config::builder()
+        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+        .region(aws_sdk_sqs::config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+            "testing", "testing", None, None, "tests",
+        ))
+        .timeout_config(
+            aws_sdk_sqs::config::timeout::TimeoutConfig::builder()
+                .operation_timeout(Duration::from_secs(5))
+                .build(),
+        )
+        .build();
+    aws_sdk_sqs::Client::from_conf(config)
+}
+
+pub fn sqs_client() -> aws_sdk_sqs::Client {
+    sqs_client_at(&moto_url())
 }
 
 /// A secret name no other test uses (moto is shared by the whole run).
@@ -160,6 +183,7 @@ impl Revoker for RecordingRevoker {
 
 pub struct TestApp<R = RecordingRevoker> {
     pub app: App<R>,
+    pub config: Config,
     pub revoker: RecordingRevoker,
     pub secret_name: String,
     pub secret: AppSecret,
@@ -173,6 +197,8 @@ pub struct Setup {
     pub endpoint: Option<String>,
     /// False: point the function at a secret id that does not exist.
     pub secret_exists: bool,
+    /// Where the SQS client sends (default: moto_server); the queue is `RETRY_QUEUE_URL`.
+    pub sqs_endpoint: Option<String>,
 }
 
 impl Default for Setup {
@@ -183,6 +209,7 @@ impl Default for Setup {
             answers: Vec::new(),
             endpoint: None,
             secret_exists: true,
+            sqs_endpoint: None,
         }
     }
 }
@@ -195,7 +222,13 @@ pub async fn spawn_app_with(setup: Setup) -> TestApp {
     let revoker = RecordingRevoker::answering(&setup.answers);
     let parts = prepare(setup).await;
     TestApp {
-        app: App::new(parts.config, parts.store, revoker.clone()),
+        app: App::new(
+            parts.config.clone(),
+            parts.store,
+            revoker.clone(),
+            parts.queue,
+        ),
+        config: parts.config,
         revoker,
         secret_name: parts.secret_name,
         secret: parts.secret,
@@ -207,33 +240,35 @@ pub async fn spawn_graph_app(mut setup: Setup, standin: &standin::Standin) -> Te
     setup.env.push(("ENTRA_AUTHORITY_URL", standin.url()));
     setup.env.push(("GRAPH_URL", standin.url()));
     let parts = prepare(setup).await;
-    let http = reqwest::Client::builder()
-        .connect_timeout(Duration::from_millis(500))
-        .build()
-        .unwrap();
-    let tokens = TokenClient::new(
-        http.clone(),
-        parts.config.authority_url.clone(),
-        parts.config.cloud,
-        Arc::clone(&parts.store),
-    );
-    let graph = GraphClient::new(
-        http,
-        parts.config.graph_url.clone(),
-        parts.config.revoke_action,
-        tokens,
-    );
+    let graph = graph_client(&parts.config, &parts.store);
     TestApp {
-        app: App::new(parts.config, parts.store, graph),
+        app: App::new(parts.config.clone(), parts.store, graph, parts.queue),
+        config: parts.config,
         revoker: RecordingRevoker::default(),
         secret_name: parts.secret_name,
         secret: parts.secret,
     }
 }
 
+/// The production Graph client (and its token client) for `config`, as the binaries build it.
+pub fn graph_client(config: &Config, store: &Arc<SecretStore>) -> GraphClient {
+    let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let tokens = TokenClient::new(
+        http.clone(),
+        config.authority_url.clone(),
+        config.cloud,
+        Arc::clone(store),
+    );
+    GraphClient::new(http, config.graph_url.clone(), config.revoke_action, tokens)
+}
+
 struct Parts {
     config: Config,
     store: Arc<SecretStore>,
+    queue: Option<SqsQueue>,
     secret_name: String,
     secret: AppSecret,
 }
@@ -262,9 +297,15 @@ async fn prepare(setup: Setup) -> Parts {
         secret_name.clone(),
         config.secret_ttl,
     ));
+    let sqs = sqs_client_at(setup.sqs_endpoint.as_deref().unwrap_or(&moto_url()));
+    let queue = config
+        .retry_queue_url
+        .clone()
+        .map(|url| SqsQueue::new(sqs, url));
     Parts {
         config,
         store,
+        queue,
         secret_name,
         // Tests that build broken secrets still need a signer: fall back to the default one.
         secret: AppSecret::parse(&secret_text)

@@ -1,6 +1,7 @@
 //! Integration tests: the real handler, real `lambda_http` requests, Secrets Manager served by
-//! moto_server on 127.0.0.1. Run with `make test`.
+//! moto_server on 127.0.0.1 (and SQS for the retry queue). Run with `make test`.
 
+mod durability;
 mod events;
 mod helpers;
 mod logs;

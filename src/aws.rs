@@ -1,0 +1,39 @@
+//! The AWS side both functions share: one SDK configuration with timeouts that fit a webhook's
+//! time budget, and error descriptions that are safe to log.
+
+use std::time::Duration;
+
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
+
+/// Loads the SDK configuration from the Lambda environment (region, credentials, and the
+/// `AWS_ENDPOINT_URL_*` overrides local runs use). Jamf Pro waits 2 s for an answer: a cold
+/// Secrets Manager read or an SQS send must fit well inside that.
+pub async fn sdk_config() -> SdkConfig {
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_millis(500))
+        .operation_attempt_timeout(Duration::from_millis(800))
+        .operation_timeout(Duration::from_millis(1500))
+        .build();
+    aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        .load()
+        .await
+}
+
+/// Why a call failed, from its kind and error code only. Never the SDK error's `Debug`
+/// form, which for an unreadable response includes the raw body (for Secrets Manager, the
+/// secret itself). `SdkError` is the same type for every AWS service crate.
+pub fn describe_sdk_error<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> String {
+    match e {
+        SdkError::TimeoutError(_) => "timed out".to_owned(),
+        SdkError::DispatchFailure(f) if f.is_io() || f.is_timeout() => {
+            "could not connect".to_owned()
+        }
+        SdkError::DispatchFailure(_) => "request could not be sent".to_owned(),
+        SdkError::ResponseError(_) => "response could not be read".to_owned(),
+        SdkError::ConstructionFailure(_) => "request could not be built".to_owned(),
+        _ => format!("service error {}", e.code().unwrap_or("(no code)")),
+    }
+}

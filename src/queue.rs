@@ -1,0 +1,266 @@
+//! Durable retry: a revocation that could not finish inline becomes a job on the SQS retry
+//! queue, which the `retry` function works off. A job names one user and the event that led
+//! to them, and carries nothing secret: the credentials are read again when it runs.
+
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+
+use crate::aws::describe_sdk_error;
+use crate::domain::{Device, EventId, LossKind, LostDeviceEvent, Owner, Source, UserRef};
+
+/// The job format's version; a consumer refuses versions it does not know.
+const JOB_VERSION: u32 = 1;
+
+/// One user still to be signed out, as a parsed job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryJob {
+    /// The event, with exactly one owner: the user of this job.
+    pub event: LostDeviceEvent,
+    /// Unix seconds when the webhook accepted the event and queued the job.
+    pub accepted_at: i64,
+}
+
+impl RetryJob {
+    /// The job for `owner` of `event`.
+    pub fn new(event: &LostDeviceEvent, owner: &Owner, accepted_at: i64) -> Self {
+        Self {
+            event: LostDeviceEvent {
+                owners: vec![owner.clone()],
+                unowned: Vec::new(),
+                ..event.clone()
+            },
+            accepted_at,
+        }
+    }
+
+    /// The job's one user and devices.
+    pub fn owner(&self) -> &Owner {
+        &self.event.owners[0]
+    }
+
+    /// The message body.
+    pub fn to_json(&self) -> String {
+        let owner = self.owner();
+        let wire = Wire {
+            version: JOB_VERSION,
+            source: self.event.source.as_str().to_owned(),
+            event_id: self.event.id.as_str().to_owned(),
+            event_type: self.event.event_type.clone(),
+            kind: self.event.kind.as_str().to_owned(),
+            user: owner.user.as_str().to_owned(),
+            devices: owner.devices.iter().map(WireDevice::from).collect(),
+            accepted_at: self.accepted_at,
+        };
+        serde_json::to_string(&wire).expect("a job always serializes")
+    }
+
+    /// Parses a message body. Errors name the field, never a value.
+    pub fn parse(body: &str) -> Result<Self, JobError> {
+        let wire: Wire = serde_json::from_str(body).map_err(|e| {
+            // serde_json's message quotes unknown field names and bad values: keep the
+            // category and position only.
+            JobError(format!(
+                "not a job ({:?} at column {})",
+                e.classify(),
+                e.column()
+            ))
+        })?;
+        if wire.version != JOB_VERSION {
+            return Err(JobError(format!("unknown job version {}", wire.version)));
+        }
+        fn field(name: &'static str) -> impl Fn(crate::domain::DomainError) -> JobError {
+            move |_| JobError(format!("field {name} is not valid"))
+        }
+        let user = UserRef::parse(&wire.user).map_err(field("user"))?;
+        let kind = match wire.kind.as_str() {
+            "lost" => LossKind::Lost,
+            "stolen" => LossKind::Stolen,
+            _ => return Err(JobError("field kind is not valid".into())),
+        };
+        Ok(Self {
+            event: LostDeviceEvent {
+                source: Source::parse(&wire.source).map_err(field("source"))?,
+                id: EventId::parse(&wire.event_id).map_err(field("event_id"))?,
+                event_type: wire.event_type,
+                kind,
+                owners: vec![Owner {
+                    user,
+                    devices: wire.devices.into_iter().map(Device::from).collect(),
+                }],
+                unowned: Vec::new(),
+            },
+            accepted_at: wire.accepted_at,
+        })
+    }
+}
+
+/// A message body that is not a job this version understands.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("malformed retry job: {0}")]
+pub struct JobError(String);
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Wire {
+    version: u32,
+    source: String,
+    event_id: String,
+    event_type: String,
+    kind: String,
+    user: String,
+    devices: Vec<WireDevice>,
+    accepted_at: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireDevice {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    serial_number: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+}
+
+impl From<&Device> for WireDevice {
+    fn from(d: &Device) -> Self {
+        Self {
+            id: d.id.clone(),
+            serial_number: d.serial_number.clone(),
+            name: d.name.clone(),
+        }
+    }
+}
+
+impl From<WireDevice> for Device {
+    fn from(d: WireDevice) -> Self {
+        Self {
+            id: d.id,
+            serial_number: d.serial_number,
+            name: d.name,
+        }
+    }
+}
+
+/// Where jobs go. The production implementation is [`SqsQueue`]; tests may substitute one.
+pub trait RetryQueue: Send + Sync {
+    fn enqueue(&self, job: &RetryJob) -> impl Future<Output = Result<(), QueueError>> + Send;
+}
+
+/// A job could not be sent: the user's revocation is neither done nor queued.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("could not send the retry job to SQS: {0}")]
+pub struct QueueError(String);
+
+impl QueueError {
+    /// For other [`RetryQueue`] implementations: `description` must hold nothing secret.
+    pub fn from_description(description: impl Into<String>) -> Self {
+        Self(description.into())
+    }
+}
+
+/// The SQS retry queue, through an injected client.
+#[derive(Debug, Clone)]
+pub struct SqsQueue {
+    client: aws_sdk_sqs::Client,
+    queue_url: String,
+}
+
+impl SqsQueue {
+    pub fn new(client: aws_sdk_sqs::Client, queue_url: String) -> Self {
+        Self { client, queue_url }
+    }
+}
+
+impl RetryQueue for SqsQueue {
+    async fn enqueue(&self, job: &RetryJob) -> Result<(), QueueError> {
+        let sent = self
+            .client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(job.to_json())
+            .send()
+            .await
+            .map_err(|e| QueueError(describe_sdk_error(&e)))?;
+        tracing::info!(
+            message_id = sent.message_id().unwrap_or("(none)"),
+            "retry job queued"
+        );
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job() -> RetryJob {
+        let event = LostDeviceEvent {
+            source: Source::parse("jamf").unwrap(),
+            id: EventId::parse("4:1795255320000").unwrap(),
+            event_type: "MobileDeviceCommandCompleted".into(),
+            kind: LossKind::Stolen,
+            owners: vec![
+                Owner {
+                    user: UserRef::parse("erin@contoso.com").unwrap(),
+                    devices: vec![Device {
+                        serial_number: Some("G6TXK3F4N72K".into()),
+                        ..Device::default()
+                    }],
+                },
+                Owner {
+                    user: UserRef::parse("frank@contoso.com").unwrap(),
+                    devices: Vec::new(),
+                },
+            ],
+            unowned: vec![Device::default()],
+        };
+        let owner = event.owners[0].clone();
+        RetryJob::new(&event, &owner, 1_795_255_321)
+    }
+
+    #[test]
+    fn a_job_holds_one_user_and_survives_the_round_trip() {
+        let job = job();
+        assert_eq!(job.event.owners.len(), 1);
+        assert!(job.event.unowned.is_empty());
+        assert_eq!(RetryJob::parse(&job.to_json()).unwrap(), job);
+    }
+
+    #[test]
+    fn the_sample_event_body_is_a_job() {
+        let body = r#"{"version":1,"source":"jamf","event_id":"7f2c1b9e:1763712000000","event_type":"SmartGroupMobileDeviceMembershipChange","kind":"lost","user":"jdoe@contoso.com","devices":[{"id":"3fA9C2E1","serial_number":"C02XK1JHJG5H","name":"Jane's iPhone"}],"accepted_at":1763712000}"#;
+        let job = RetryJob::parse(body).unwrap();
+        assert_eq!(job.owner().user.as_str(), "jdoe@contoso.com");
+        assert_eq!(job.owner().devices[0].label(), "C02XK1JHJG5H");
+    }
+
+    #[test]
+    fn malformed_jobs_are_refused_without_echoing_values() {
+        let good: serde_json::Value = serde_json::from_str(&job().to_json()).unwrap();
+        let cases = [
+            ("version", serde_json::json!(2), "version 2"),
+            (
+                "user",
+                serde_json::json!("alice/../x@contoso.com"),
+                "field user",
+            ),
+            ("kind", serde_json::json!("misplaced"), "field kind"),
+            ("source", serde_json::json!("a b"), "field source"),
+            ("token", serde_json::json!("s3cr3t-value"), "not a job"),
+        ];
+        for (key, value, expected) in cases {
+            let mut bad = good.clone();
+            bad[key] = value.clone();
+            let e = RetryJob::parse(&bad.to_string()).unwrap_err().to_string();
+            assert!(e.contains(expected), "{key}: {e}");
+            assert!(
+                !e.contains(value.as_str().unwrap_or("2\u{0}")),
+                "{key} echoed: {e}"
+            );
+        }
+        assert!(RetryJob::parse("not json").is_err());
+    }
+}

@@ -1,0 +1,67 @@
+//! The state both functions build once at init, before the first event: configuration, the
+//! AWS SDK configuration, the secret store (read once here), and the Graph client with its
+//! token client, on one HTTP client.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+
+use crate::config::{Config, ConfigError};
+use crate::entra::TokenClient;
+use crate::graph::GraphClient;
+use crate::secrets::SecretStore;
+
+/// Built once per instance and shared by every invocation.
+#[derive(Debug)]
+pub struct Wiring {
+    pub config: Config,
+    pub aws: SdkConfig,
+    pub secrets: Arc<SecretStore>,
+    pub graph: GraphClient,
+}
+
+/// Why an instance could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error("bad configuration: {0}")]
+    Config(#[from] ConfigError),
+    #[error("cannot build the HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+}
+
+impl Wiring {
+    /// Reads the environment and builds everything. The secret is read here, during Lambda's
+    /// init phase, so a cold start spends none of the sender's time budget on it; a failure
+    /// is only logged, and the read is retried per request.
+    pub async fn from_env() -> Result<Self, InitError> {
+        let config = Config::from_env()?;
+        let aws = crate::aws::sdk_config().await;
+        let secrets = Arc::new(SecretStore::new(
+            aws_sdk_secretsmanager::Client::new(&aws),
+            config.credentials_secret_id.clone(),
+            config.secret_ttl,
+        ));
+        if let Err(e) = secrets.get().await {
+            tracing::warn!(error = %e, "could not read the secret at init");
+        }
+        // One HTTP client for Entra and Graph; each request also gets the deadline's remainder.
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_millis(500))
+            .user_agent(concat!("lost-device-revoker/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        let tokens = TokenClient::new(
+            http.clone(),
+            config.authority_url.clone(),
+            config.cloud,
+            Arc::clone(&secrets),
+        );
+        let graph = GraphClient::new(http, config.graph_url.clone(), config.revoke_action, tokens);
+        Ok(Self {
+            config,
+            aws,
+            secrets,
+            graph,
+        })
+    }
+}
