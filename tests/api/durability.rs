@@ -21,14 +21,14 @@ use crate::helpers::*;
 /// The retry queue and its DLQ as template.yaml builds them, in moto. Visibility timeout 0:
 /// a message the retry function returns is visible again at once (Lambda waits the queue's
 /// visibility timeout; the tests need not).
-struct Queues {
-    url: String,
-    dlq_url: String,
+pub struct Queues {
+    pub url: String,
+    pub dlq_url: String,
     sqs: aws_sdk_sqs::Client,
 }
 
 impl Queues {
-    async fn create(max_receive_count: u32) -> Queues {
+    pub async fn create(max_receive_count: u32) -> Queues {
         let sqs = sqs_client();
         let name = unique_name("revoker-retry");
         let dlq_url = sqs
@@ -116,7 +116,7 @@ impl Queues {
 /// What Lambda's SQS event source mapping does, once: receive a batch, hand it to the retry
 /// function as the Lambda event (through aws_lambda_events' own deserializer), then delete
 /// every message not named in `batchItemFailures`. Returns (received ids, failed ids).
-async fn deliver_batch(
+pub async fn deliver_batch(
     queues: &Queues,
     decider: &Decider<GraphClient>,
 ) -> (BTreeSet<String>, BTreeSet<String>) {
@@ -180,7 +180,7 @@ async fn deliver_batch(
     (ids, failed)
 }
 
-fn standin_config() -> standin::Config {
+pub fn standin_config() -> standin::Config {
     standin::Config {
         client_secrets: vec![CLIENT_SECRET.to_owned()],
         ..standin::Config::default()
@@ -188,7 +188,7 @@ fn standin_config() -> standin::Config {
 }
 
 /// The webhook with the Graph client and the retry queue; a short inline budget.
-async fn webhook(
+pub async fn webhook(
     standin: &Standin,
     queue_url: &str,
     extra: &[(&'static str, &str)],
@@ -207,7 +207,7 @@ async fn webhook(
 
 /// The retry function's decider, built as bin `retry` builds it: its own secret store for
 /// the same secret, the Graph client, and no queue.
-fn retry_decider(app: &TestApp<GraphClient>) -> Decider<GraphClient> {
+pub fn retry_decider(app: &TestApp<GraphClient>) -> Decider<GraphClient> {
     let store = Arc::new(SecretStore::new(
         secrets_client(),
         app.secret_name.clone(),
@@ -237,7 +237,7 @@ fn jamf_group_lost(id: u64, users: &[&str]) -> String {
 }
 
 /// Graph keeps failing for `user` (503 without Retry-After) until `standin.recover(user)`.
-fn outage_for(standin: &Standin, user: &str) {
+pub fn outage_for(standin: &Standin, user: &str) {
     standin.fail_next(
         user,
         vec![Fault::ServiceUnavailable { retry_after: None }; 10_000],

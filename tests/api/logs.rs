@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, Once};
 use base64::Engine as _;
 use serde_json::{Value, json};
 
+use crate::durability::{Queues, deliver_batch, outage_for, retry_decider, webhook};
 use crate::helpers::*;
 use crate::webhook::{jamf_command_body, jamf_smart_group_body};
 
@@ -82,7 +83,7 @@ fn presented_credentials(event: &Value) -> Vec<String> {
 async fn handler_logs_contain_no_secret_token_or_signature() {
     // Arrange (uncaptured: the test's own CreateSecret calls carry the secrets). Flows:
     // success in every scheme, forgeries, stale, malformed, protected, dry run, a broken
-    // secret and an unreachable Secrets Manager.
+    // secret, an unreachable Secrets Manager, and a job through the retry queue.
     let app = spawn_app_with(Setup {
         env: vec![("PROTECTED_USERS", "breakglass@contoso.com".into())],
         ..Setup::default()
@@ -131,6 +132,11 @@ async fn handler_logs_contain_no_secret_token_or_signature() {
         &standin,
     )
     .await;
+
+    // The retry path: a queue in moto, the webhook queueing, the retry function acting.
+    let queues = Queues::create(5).await;
+    let queued = webhook(&standin, &queues.url, &[]).await;
+    let retry = retry_decider(&queued);
 
     let capture = capture_this_thread();
 
@@ -216,7 +222,19 @@ async fn handler_logs_contain_no_secret_token_or_signature() {
             &lost_for("ivy@contoso.com", "log-g10"),
         ))
         .await;
-    assert_eq!(standin.revocations().len(), 3, "the Graph flows ran");
+    outage_for(&standin, "jo@contoso.com");
+    let answer = queued
+        .send(&signed_event(
+            &queued,
+            "/standard",
+            &lost_for("jo@contoso.com", "log-q1"),
+        ))
+        .await;
+    assert_eq!(answer.body["outcome"], "queued");
+    deliver_batch(&queues, &retry).await;
+    standin.recover("jo@contoso.com");
+    deliver_batch(&queues, &retry).await;
+    assert_eq!(standin.revocations().len(), 4, "the Graph flows ran");
 
     // Assert
     let logs = String::from_utf8(capture.lock().unwrap().clone()).unwrap();
@@ -224,6 +242,7 @@ async fn handler_logs_contain_no_secret_token_or_signature() {
     assert!(logs.contains("sessions revoked"), "no audit lines captured");
     assert!(logs.contains("request refused"));
     assert!(logs.contains("protected account"));
+    assert!(logs.contains("retry job queued") && logs.contains("retry_job"));
     // ...and the AWS SDK's own TRACE lines, where a response body would show up.
     assert!(logs.contains("aws_smithy"), "SDK lines were not captured");
     for secret in ALL_SECRETS {
