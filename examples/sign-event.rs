@@ -2,7 +2,8 @@
 //! carries a timestamp work on any day (`sam local invoke`, `cargo lambda invoke`).
 //!
 //! Usage: cargo run --example sign-event -- [--secret examples/demo-secret.json] events/x.json...
-//! Events addressed to no configured source (such as events/health.json) are left as they are.
+//! Events addressed to no configured source (such as events/health.json) and events that are
+//! not HTTP requests (the SQS retry event, env.json) are left as they are.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -57,6 +58,9 @@ fn run() -> Result<(), String> {
             }
             Err(SampleEventError::UnknownSource(_) | SampleEventError::BadSource) => {
                 println!("skipped {} (no configured source)", file.display());
+            }
+            Err(SampleEventError::NoPath) => {
+                println!("skipped {} (not an HTTP event)", file.display());
             }
             Err(e) => return Err(format!("{}: {e}", file.display())),
         }

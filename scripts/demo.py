@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """`make demo`: the whole flow on this machine, with nothing real contacted.
 
-Starts moto_server (a local Secrets Manager) seeded with examples/demo-secret.json, the
-Entra + Graph stand-in, and `cargo lambda watch` (a local Lambda runtime) running the `webhook`
-binary; re-signs a copy of every file in events/ and invokes each with `cargo lambda invoke`;
+Starts moto_server (a local Secrets Manager and SQS) seeded with examples/demo-secret.json and
+the retry queue, the Entra + Graph stand-in, and `cargo lambda watch` (a local Lambda runtime)
+serving the `webhook` and `retry` binaries; re-signs a copy of every file in events/ and
+invokes each with `cargo lambda invoke` (HTTP events to `webhook`, the SQS event to `retry`);
 prints a table of event, HTTP status, outcome and the users the stand-in recorded as revoked.
 Everything it started is stopped on exit, on failure, on Ctrl-C and on SIGTERM.
 
@@ -36,6 +37,7 @@ from local_services import (
 EVENTS = ROOT / "events"
 DEMO_SECRET = ROOT / "examples" / "demo-secret.json"
 SECRET_ID = "lost-device-revoker/demo"
+QUEUE_NAME = "lost-device-revoker-retry"
 WORK = ROOT / ".venv" / "demo"
 LOGS = ROOT / ".venv" / "logs" / "demo"
 CARGO_LAMBDA = VENV_BIN / "cargo-lambda"
@@ -44,13 +46,15 @@ INVOKE_TIMEOUT_SECONDS = 60
 NOT_WEBHOOK_EVENTS = {"env.json"}
 
 # What each sample event must produce: (HTTP status, outcome, users revoked at the stand-in).
+# The SQS event goes to the retry function, which has no HTTP status.
 EXPECTED = {
-    "health.json": (200, "healthy", []),
-    "jamf-lost-mode-command.json": (200, "revoked", ["erin@contoso.com"]),
-    "jamf-smart-group-lost.json": (200, "revoked", ["carol@contoso.com", "dave@contoso.com"]),
-    "jamf-unrelated-event.json": (200, "ignored", []),
-    "relay-device-stolen.json": (200, "revoked", ["6f1c2a1e-8f5b-4c1d-9e2a-0123456789ab"]),
-    "standard-device-lost.json": (200, "revoked", ["alice@contoso.com"]),
+    "health.json": ("200", "healthy", []),
+    "jamf-lost-mode-command.json": ("200", "revoked", ["erin@contoso.com"]),
+    "jamf-smart-group-lost.json": ("200", "revoked", ["carol@contoso.com", "dave@contoso.com"]),
+    "jamf-unrelated-event.json": ("200", "ignored", []),
+    "relay-device-stolen.json": ("200", "revoked", ["6f1c2a1e-8f5b-4c1d-9e2a-0123456789ab"]),
+    "standard-device-lost.json": ("200", "revoked", ["alice@contoso.com"]),
+    "sqs-retry-job.json": ("-", "all done", ["jdoe@contoso.com"]),
 }
 
 
@@ -62,23 +66,27 @@ def build() -> None:
     """Builds the function as `cargo lambda watch` will run it, and the two dev programs."""
     print("demo: building (the first build takes several minutes)", flush=True)
     for args in (
-        ["--package", "lost-device-revoker", "--bin", "webhook"],
+        ["--package", "lost-device-revoker", "--bin", "webhook", "--bin", "retry"],
         ["--package", "lost-device-revoker", "--example", "entra-graph-standin", "--example", "sign-event"],
     ):
         subprocess.run(["cargo", "build", "--quiet", *args], cwd=ROOT, check=True)
 
 
-def seed_secret(moto_url: str) -> None:
+def seed_moto(moto_url: str) -> str:
+    """Stores the demo secret and creates the retry queue; returns the queue's URL."""
     import boto3  # from .venv, installed with moto
 
-    client = boto3.client(
-        "secretsmanager",
-        endpoint_url=moto_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    client.create_secret(Name=SECRET_ID, SecretString=DEMO_SECRET.read_text())
+    def client(service: str):
+        return boto3.client(
+            service,
+            endpoint_url=moto_url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    client("secretsmanager").create_secret(Name=SECRET_ID, SecretString=DEMO_SECRET.read_text())
+    return client("sqs").create_queue(QueueName=QUEUE_NAME)["QueueUrl"]
 
 
 def start_standin(services: Services) -> str:
@@ -126,7 +134,8 @@ def signed_copies() -> list[Path]:
 
 
 def start_watch(services: Services, env: dict) -> int:
-    """Starts `cargo lambda watch` serving the webhook binary; returns its invoke port."""
+    """Starts `cargo lambda watch` serving the package's binaries (`webhook`, `retry`), each
+    invoked by its name; returns the invoke port."""
     port = free_port()
     services.start(
         "cargo-lambda-watch",
@@ -136,18 +145,23 @@ def start_watch(services: Services, env: dict) -> int:
             "--invoke-port", str(port),
             "--ignore-changes",
             "--package", "lost-device-revoker",
-            "--bin", "webhook",
         ],
         env=env,
     )
     return port
 
 
-def invoke(port: int, event: Path) -> tuple[int, dict]:
-    """Sends one event through `cargo lambda invoke`; returns the HTTP status and JSON body."""
+def function_for(event: Path) -> str:
+    """`retry` for SQS events, `webhook` for HTTP events."""
+    records = json.loads(event.read_text()).get("Records") or [{}]
+    return "retry" if records[0].get("eventSource") == "aws:sqs" else "webhook"
+
+
+def invoke(port: int, function: str, event: Path) -> dict:
+    """Sends one event to `function` through `cargo lambda invoke`; returns its JSON answer."""
     done = subprocess.run(
         [
-            str(CARGO_LAMBDA), "lambda", "invoke", "webhook",
+            str(CARGO_LAMBDA), "lambda", "invoke", function,
             "--invoke-address", "127.0.0.1",
             "--invoke-port", str(port),
             "--data-file", str(event),
@@ -159,10 +173,17 @@ def invoke(port: int, event: Path) -> tuple[int, dict]:
     )
     if done.returncode != 0:
         raise ServiceError(
-            f"cargo lambda invoke {event.name} failed: {done.stderr.decode().strip()}"
+            f"cargo lambda invoke {function} {event.name} failed: {done.stderr.decode().strip()}"
         )
-    response = json.loads(done.stdout)
-    return response["statusCode"], json.loads(response["body"])
+    return json.loads(done.stdout)
+
+
+def summary(function: str, answer: dict) -> tuple[str, str]:
+    """The table's status and outcome: the HTTP answer's, or what the retry batch reported."""
+    if function == "retry":
+        failures = answer.get("batchItemFailures", [])
+        return "-", f"{len(failures)} returned to the queue" if failures else "all done"
+    return str(answer["statusCode"]), json.loads(answer["body"]).get("outcome", "?")
 
 
 def wait_until_invocable(port: int, services: Services, probe: Path) -> None:
@@ -170,7 +191,7 @@ def wait_until_invocable(port: int, services: Services, probe: Path) -> None:
     deadline = time.monotonic() + 120
     while True:
         try:
-            invoke(port, probe)
+            invoke(port, "webhook", probe)
             return
         except (ServiceError, json.JSONDecodeError) as e:
             if time.monotonic() > deadline:
@@ -189,15 +210,16 @@ def run_events(standin_url: str, port: int, events: list[Path]) -> list[tuple]:
     rows = []
     for event in events:
         before = len(revoked_users(standin_url))
-        status, body = invoke(port, event)
+        function = function_for(event)
+        status, outcome = summary(function, invoke(port, function, event))
         users = sorted(revoked_users(standin_url)[before:])
-        rows.append((event.name, status, body.get("outcome", "?"), users))
+        rows.append((event.name, status, outcome, users))
     return rows
 
 
 def print_table(rows: list[tuple]) -> None:
     header = ("event", "status", "outcome", "revoked at the stand-in")
-    lines = [header] + [(n, str(s), o, ", ".join(u) or "-") for n, s, o, u in rows]
+    lines = [header] + [(n, s, o, ", ".join(u) or "-") for n, s, o, u in rows]
     widths = [max(len(line[i]) for line in lines) for i in range(3)]
     print()
     for i, line in enumerate(lines):
@@ -243,13 +265,14 @@ def main() -> int:
     with Services(LOGS) as services:
         try:
             moto_url = services.start_moto()
-            seed_secret(moto_url)
+            queue_url = seed_moto(moto_url)
             standin_url = start_standin(services)
             print(f"demo: moto_server {moto_url}, Entra + Graph stand-in {standin_url}", flush=True)
             events = signed_copies()
             function_env = {
                 **moto_env(moto_url),
                 "CREDENTIALS_SECRET_ID": SECRET_ID,
+                "RETRY_QUEUE_URL": queue_url,
                 "USER_DOMAIN": "contoso.com",
                 "JAMF_LOST_GROUPS": "42",
                 "ENTRA_AUTHORITY_URL": standin_url,

@@ -44,6 +44,13 @@ pub async fn handle_batch<R: Revoker, Q: RetryQueue>(
     event: SqsEvent,
     deadline: Instant,
 ) -> SqsBatchResponse {
+    tracing::info!(
+        messages = event.records.len(),
+        budget_ms = deadline
+            .saturating_duration_since(Instant::now())
+            .as_millis() as u64,
+        "retry batch received"
+    );
     let work: Vec<_> = event
         .records
         .iter()
@@ -108,13 +115,24 @@ async fn act_on<R: Revoker, Q: RetryQueue>(
 
 /// The instant to stop acting, from the invocation's deadline (Unix milliseconds, as the
 /// Lambda context gives it), keeping [`REPORT_MARGIN`] to answer.
+///
+/// `cargo lambda watch` (1.9) sends the timeout itself (`600000`) rather than a Unix time. A
+/// value that small is read as a duration from now: no real deadline lies in 1970. (Lambda
+/// stops the function at its timeout whatever this says; an unreported batch comes back whole.)
 pub fn deadline_from_epoch_ms(deadline_ms: u64) -> Instant {
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    let remaining = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
+    let remaining = if deadline_ms < DURATION_NOT_DEADLINE_MS {
+        Duration::from_millis(deadline_ms)
+    } else {
+        Duration::from_millis(deadline_ms.saturating_sub(now_ms))
+    };
     Instant::now() + remaining.saturating_sub(REPORT_MARGIN)
 }
+
+/// One day, in milliseconds: below this a "deadline" can only be a duration.
+const DURATION_NOT_DEADLINE_MS: u64 = 86_400_000;
 
 #[cfg(test)]
 mod tests {
@@ -131,5 +149,11 @@ mod tests {
         assert!(left <= Duration::from_secs(28) && left > Duration::from_secs(27));
         let past = deadline_from_epoch_ms(now_ms - 5_000);
         assert!(past <= Instant::now());
+    }
+
+    #[test]
+    fn an_emulators_timeout_sent_as_a_duration_is_read_as_one() {
+        let left = deadline_from_epoch_ms(600_000) - Instant::now();
+        assert!(left <= Duration::from_secs(598) && left > Duration::from_secs(597));
     }
 }

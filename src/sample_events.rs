@@ -12,7 +12,7 @@ use crate::secrets::AppSecret;
 /// Why an event file cannot be signed.
 #[derive(Debug, thiserror::Error)]
 pub enum SampleEventError {
-    #[error("the event has no rawPath or path")]
+    #[error("the event has no rawPath or path: not an HTTP event")]
     NoPath,
     #[error("the event's path does not end in a source name")]
     BadSource,

@@ -38,16 +38,35 @@ const EXPECTED: &[(&str, u16, &str, &[&str])] = &[
     ),
 ];
 
+/// The SQS event for the retry function; every other file but env.json is an HTTP event.
+const SQS_EVENT: &str = "sqs-retry-job.json";
+
 fn event_files() -> Vec<std::path::PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("events");
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .expect("events/ exists")
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .filter(|p| p.file_name().is_some_and(|n| n != "env.json"))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n != "env.json" && n != SQS_EVENT)
+        })
         .collect();
     files.sort();
     files
+}
+
+#[test]
+fn the_sqs_sample_is_a_lambda_sqs_event_carrying_one_valid_job() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("events")
+        .join(SQS_EVENT);
+    let event: aws_lambda_events::event::sqs::SqsEvent =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert_eq!(event.records.len(), 1);
+    let body = event.records[0].body.as_deref().unwrap();
+    let job = revoker::queue::RetryJob::parse(body).unwrap();
+    assert_eq!(job.owner().user.as_str(), "jdoe@contoso.com");
 }
 
 fn demo_secret() -> Value {
