@@ -13,20 +13,30 @@ fn device_labels(devices: &[Device]) -> String {
         .join(",")
 }
 
-/// One user's outcome for one event. Refusals and failures are raised above INFO.
-/// `delivery` is the SQS receive count when the retry function acted, `None` inline.
+/// How the retry function handled a job, for its audit line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attempt {
+    /// The SQS receive count.
+    pub delivery: u32,
+    /// Still owed: the message goes back to the queue (and after the last attempt to the DLQ).
+    pub returned: bool,
+}
+
+/// One user's outcome for one event. Refusals and failures are raised above INFO. `attempt`
+/// is set when the retry function acted, `None` inline.
 pub fn user_decision(
     event: &LostDeviceEvent,
     owner: &Owner,
     outcome: UserOutcome,
-    delivery: Option<u32>,
+    attempt: Option<Attempt>,
 ) {
     let devices = device_labels(&owner.devices);
-    let message = match (outcome, delivery) {
-        (UserOutcome::Failed, Some(_)) => {
-            "revocation failed again: SQS delivers the job again, or to the DLQ after the last attempt"
-        }
-        _ => outcome.describe(),
+    let returned = attempt.is_some_and(|a| a.returned);
+    let delivery = attempt.map(|a| a.delivery);
+    let message = if returned {
+        "still owed: SQS delivers the job again, or moves it to the DLQ after the last attempt"
+    } else {
+        outcome.describe()
     };
     macro_rules! line {
         ($level:ident) => {
@@ -44,11 +54,12 @@ pub fn user_decision(
             )
         };
     }
-    match (outcome, delivery) {
+    match (outcome, returned) {
         (UserOutcome::Revoked | UserOutcome::DryRun | UserOutcome::Queued, _) => line!(info),
         // A retry that fails again is still owed, not lost: the queue holds it.
-        (UserOutcome::Protected | UserOutcome::UserNotFound, _)
-        | (UserOutcome::Failed, Some(_)) => line!(warn),
+        (UserOutcome::Protected | UserOutcome::UserNotFound, _) | (UserOutcome::Failed, true) => {
+            line!(warn)
+        }
         (UserOutcome::Denied | UserOutcome::Failed, _) => line!(error),
     }
 }

@@ -227,6 +227,10 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
                 "must be a queue URL such as https://sqs.eu-west-1.amazonaws.com/123456789012/name",
             ));
         }
+        if path.ends_with(".fifo") {
+            // A FIFO queue needs a message group id on every send; the retry queue is standard.
+            return Err(err(name, "must be a standard queue, not a .fifo queue"));
+        }
         Ok(Some(url))
     }
     fn user_domain(&self, name: &'static str) -> Result<Option<String>, ConfigError> {
@@ -367,6 +371,10 @@ mod tests {
             ("https://sqs.eu-west-1.amazonaws.com", "queue URL"),
             ("https://sqs.eu-west-1.amazonaws.com/1/q?x=1", "no query"),
             ("revoker-retry", "scheme://host"),
+            (
+                "https://sqs.eu-west-1.amazonaws.com/1/q.fifo",
+                "standard queue",
+            ),
         ] {
             let e = config(&[SECRET, ("RETRY_QUEUE_URL", bad)]).unwrap_err();
             assert_eq!(e.variable, "RETRY_QUEUE_URL");

@@ -153,7 +153,7 @@ impl GraphClient {
             }
             Err(e) => {
                 tracing::error!(error = %e, "cannot get a token: the function is misconfigured");
-                return Step::Done(Revocation::Denied);
+                return Step::Done(Revocation::Misconfigured);
             }
         };
         let remaining = deadline.saturating_duration_since(Instant::now());
@@ -224,9 +224,9 @@ impl GraphClient {
                 tracing::error!(
                     status = other.as_u16(),
                     request_id,
-                    "Graph rejected the request; it will not be retried"
+                    "Graph rejected the request; not retried inline"
                 );
-                Step::Done(Revocation::Denied)
+                Step::Done(Revocation::Misconfigured)
             }
         }
     }

@@ -130,7 +130,8 @@ async fn route<R: Revoker, Q: RetryQueue>(
     segment: &str,
     req: &Request,
 ) -> Result<Reply, IngressError> {
-    // The inline budget counts from arrival: a cold secret read spends it too.
+    // The inline budget counts from when the handler gets the request (after any cold-start
+    // init): a secret read that init could not do spends it too.
     let started = Instant::now();
     if segment == "health" && req.method() == Method::GET {
         return Ok(Reply::Health);

@@ -12,31 +12,60 @@ use crate::domain::{Device, EventId, LossKind, LostDeviceEvent, Owner, Source, U
 /// The job format's version; a consumer refuses versions it does not know.
 const JOB_VERSION: u32 = 1;
 
+/// At most this many devices travel with a job (they only label the audit line), each field
+/// cut to [`MAX_FIELD_CHARS`]: a job stays far below SQS's 256 KiB message limit.
+const MAX_JOB_DEVICES: usize = 20;
+const MAX_FIELD_CHARS: usize = 128;
+
 /// One user still to be signed out, as a parsed job.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryJob {
     /// The event, with exactly one owner: the user of this job.
-    pub event: LostDeviceEvent,
+    event: LostDeviceEvent,
     /// Unix seconds when the webhook accepted the event and queued the job.
-    pub accepted_at: i64,
+    accepted_at: i64,
 }
 
 impl RetryJob {
-    /// The job for `owner` of `event`.
+    /// The job for `owner` of `event`, with at most [`MAX_JOB_DEVICES`] devices.
     pub fn new(event: &LostDeviceEvent, owner: &Owner, accepted_at: i64) -> Self {
+        let devices = owner
+            .devices
+            .iter()
+            .take(MAX_JOB_DEVICES)
+            .map(|d| Device {
+                id: d.id.as_deref().map(cut),
+                serial_number: d.serial_number.as_deref().map(cut),
+                name: d.name.as_deref().map(cut),
+            })
+            .collect();
         Self {
             event: LostDeviceEvent {
-                owners: vec![owner.clone()],
+                owners: vec![Owner {
+                    user: owner.user.clone(),
+                    devices,
+                }],
                 unowned: Vec::new(),
+                event_type: cut(&event.event_type),
                 ..event.clone()
             },
             accepted_at,
         }
     }
 
-    /// The job's one user and devices.
+    /// The event, with this job's one owner.
+    pub fn event(&self) -> &LostDeviceEvent {
+        &self.event
+    }
+
+    /// The job's one user and devices (both constructors make exactly one).
     pub fn owner(&self) -> &Owner {
         &self.event.owners[0]
+    }
+
+    /// Unix seconds when the webhook queued the job.
+    pub fn accepted_at(&self) -> i64 {
+        self.accepted_at
     }
 
     /// The message body.
@@ -52,7 +81,9 @@ impl RetryJob {
             devices: owner.devices.iter().map(WireDevice::from).collect(),
             accepted_at: self.accepted_at,
         };
-        serde_json::to_string(&wire).expect("a job always serializes")
+        let json = serde_json::to_string(&wire).expect("a job always serializes");
+        // SQS refuses U+FFFE and U+FFFF; JSON escapes the other characters it refuses.
+        json.replace(['\u{FFFE}', '\u{FFFF}'], "\u{FFFD}")
     }
 
     /// Parses a message body. Errors name the field, never a value.
@@ -93,6 +124,11 @@ impl RetryJob {
             accepted_at: wire.accepted_at,
         })
     }
+}
+
+/// `text` cut to [`MAX_FIELD_CHARS`] characters.
+fn cut(text: &str) -> String {
+    text.chars().take(MAX_FIELD_CHARS).collect()
 }
 
 /// A message body that is not a job this version understands.
@@ -227,6 +263,31 @@ mod tests {
         assert_eq!(job.event.owners.len(), 1);
         assert!(job.event.unowned.is_empty());
         assert_eq!(RetryJob::parse(&job.to_json()).unwrap(), job);
+    }
+
+    #[test]
+    fn a_job_stays_small_and_sendable_whatever_the_event_holds() {
+        let long = "\u{FFFF}x".repeat(10_000);
+        let owner = Owner {
+            user: UserRef::parse("erin@contoso.com").unwrap(),
+            devices: vec![
+                Device {
+                    id: Some(long.clone()),
+                    serial_number: Some(long.clone()),
+                    name: Some(long),
+                };
+                3000
+            ],
+        };
+        let event = LostDeviceEvent {
+            owners: vec![owner.clone()],
+            ..job().event
+        };
+        let body = RetryJob::new(&event, &owner, 0).to_json();
+        assert!(body.len() < 64 * 1024, "{} bytes", body.len());
+        assert!(!body.contains(['\u{FFFE}', '\u{FFFF}']));
+        let parsed = RetryJob::parse(&body).unwrap();
+        assert_eq!(parsed.owner().devices.len(), MAX_JOB_DEVICES);
     }
 
     #[test]

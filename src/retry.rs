@@ -10,7 +10,7 @@ use futures_util::{StreamExt, stream};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::audit;
+use crate::audit::{self, Attempt};
 use crate::queue::{RetryJob, RetryQueue};
 use crate::revoke::{Decider, Revoker, UserOutcome};
 
@@ -19,6 +19,10 @@ const CONCURRENT_MESSAGES: usize = 8;
 
 /// Time kept back from the invocation's deadline to report the batch before Lambda stops it.
 const REPORT_MARGIN: Duration = Duration::from_secs(2);
+
+/// The most one message may take, counted from when its turn starts: a few hanging jobs must
+/// not leave the rest of the batch no time at all (each return costs a receive).
+const MESSAGE_BUDGET: Duration = Duration::from_secs(10);
 
 /// What became of one message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,13 +107,25 @@ async fn act_on<R: Revoker, Q: RetryQueue>(
             return MessageOutcome::Malformed;
         }
     };
+    tracing::debug!(
+        waited_secs = crate::unix_now().saturating_sub(job.accepted_at()),
+        "job taken"
+    );
     let owner = job.owner();
-    let outcome = decider.act(&job.event, &owner.user, deadline).await;
-    audit::user_decision(&job.event, owner, outcome, Some(delivery));
-    match outcome {
-        UserOutcome::Failed => MessageOutcome::Retry,
-        // `act` never queues; a queued answer would mean the job was handed on elsewhere.
-        done => MessageOutcome::Done(done),
+    let deadline = deadline.min(Instant::now() + MESSAGE_BUDGET);
+    let decision = decider.act(job.event(), &owner.user, deadline).await;
+    let outcome = UserOutcome::from(decision);
+    let returned = decision.is_owed();
+    audit::user_decision(
+        job.event(),
+        owner,
+        outcome,
+        Some(Attempt { delivery, returned }),
+    );
+    if returned {
+        MessageOutcome::Retry
+    } else {
+        MessageOutcome::Done(outcome)
     }
 }
 

@@ -22,10 +22,33 @@ pub enum Revocation {
     Revoked,
     /// Entra has no such user.
     UserNotFound,
-    /// Entra refused: the app lacks the permission or admin consent.
+    /// Graph answered 403: the app lacks the permission or admin consent.
     Denied,
+    /// The function cannot act as deployed: Entra rejects the app's credentials, the secret
+    /// cannot be read, or Graph refused the call for another reason. Still owed: once the
+    /// setup is fixed, a retry succeeds.
+    Misconfigured,
     /// Nothing definite happened (timeouts, throttling, outages): the work is still owed.
     Transient,
+}
+
+/// What policy and the act seam made of one user, before any queueing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Protected,
+    DryRun,
+    Acted(Revocation),
+}
+
+impl Decision {
+    /// Whether the revocation is still owed: the retry function hands such a job back to SQS
+    /// (and so, after the last attempt, to the DLQ and its alarm) instead of deleting it.
+    pub fn is_owed(self) -> bool {
+        matches!(
+            self,
+            Self::Acted(Revocation::Transient | Revocation::Misconfigured)
+        )
+    }
 }
 
 /// Signs one user out everywhere, giving up with `Transient` at `deadline`. The production
@@ -81,7 +104,7 @@ impl UserOutcome {
         !matches!(self, Self::Denied | Self::Failed)
     }
 
-    /// A sentence for the audit line.
+    /// A sentence for the audit line (a `denied` line follows one saying which refusal).
     pub fn describe(self) -> &'static str {
         match self {
             Self::Revoked => "sessions revoked",
@@ -89,19 +112,24 @@ impl UserOutcome {
             Self::Protected => "protected account: revocation refused",
             Self::UserNotFound => "Entra ID has no such user",
             Self::Queued => "queued for retry",
-            Self::Denied => "Graph denied the revocation: check the app's permission and consent",
+            Self::Denied => {
+                "refused: Graph denied the revocation (permission or consent) or Entra rejected the app's credentials"
+            }
             Self::Failed => "revocation failed and was not queued: the sender should retry",
         }
     }
 }
 
-impl From<Revocation> for UserOutcome {
-    fn from(r: Revocation) -> Self {
-        match r {
-            Revocation::Revoked => Self::Revoked,
-            Revocation::UserNotFound => Self::UserNotFound,
-            Revocation::Denied => Self::Denied,
-            Revocation::Transient => Self::Failed,
+impl From<Decision> for UserOutcome {
+    /// Both refusals answer `denied` (500, DESIGN §5); an owed transient one, `failed`.
+    fn from(d: Decision) -> Self {
+        match d {
+            Decision::Protected => Self::Protected,
+            Decision::DryRun => Self::DryRun,
+            Decision::Acted(Revocation::Revoked) => Self::Revoked,
+            Decision::Acted(Revocation::UserNotFound) => Self::UserNotFound,
+            Decision::Acted(Revocation::Denied | Revocation::Misconfigured) => Self::Denied,
+            Decision::Acted(Revocation::Transient) => Self::Failed,
         }
     }
 }
@@ -248,6 +276,10 @@ impl Default for Policy {
 /// How many users of one event are acted on at the same time.
 const CONCURRENT_REVOCATIONS: usize = 8;
 
+/// The part of the inline deadline kept for the SQS send when a queue is configured (an
+/// in-region send takes tens of milliseconds).
+pub const ENQUEUE_RESERVE: std::time::Duration = std::time::Duration::from_millis(300);
+
 /// Decides per user, calls the act seam, and queues what could not finish; built once per
 /// instance. Without a queue, a transient failure is answered `failed` (503).
 #[derive(Debug)]
@@ -349,10 +381,15 @@ impl<R: Revoker, Q: RetryQueue> Decider<R, Q> {
         owner: &Owner,
         deadline: Instant,
     ) -> UserResult {
-        let mut outcome = self.act(event, &owner.user, deadline).await;
-        if outcome == UserOutcome::Failed {
-            outcome = self.enqueue(event, owner).await;
-        }
+        // With a queue, the act step stops early enough to leave the send its own time.
+        let act_deadline = match &self.queue {
+            Some(_) => deadline.checked_sub(ENQUEUE_RESERVE).unwrap_or(deadline),
+            None => deadline,
+        };
+        let outcome = match self.act(event, &owner.user, act_deadline).await {
+            Decision::Acted(Revocation::Transient) => self.enqueue(event, owner, deadline).await,
+            decision => decision.into(),
+        };
         audit::user_decision(event, owner, outcome, None);
         UserResult {
             user: owner.user.clone(),
@@ -362,36 +399,43 @@ impl<R: Revoker, Q: RetryQueue> Decider<R, Q> {
 
     /// Policy, then the act seam, for one user; neither audits nor queues. The webhook and
     /// the retry function share it, so a job sees the protected list and dry run as they are
-    /// when it runs. `Failed` here means transient: the revocation is still owed.
+    /// when it runs.
     pub async fn act(
         &self,
         event: &LostDeviceEvent,
         user: &UserRef,
         deadline: Instant,
-    ) -> UserOutcome {
+    ) -> Decision {
         if self.is_protected(user) {
-            UserOutcome::Protected
+            Decision::Protected
         } else if self.policy.dry_run {
-            UserOutcome::DryRun
+            Decision::DryRun
         } else {
-            self.revoker.revoke(event, user, deadline).await.into()
+            Decision::Acted(self.revoker.revoke(event, user, deadline).await)
         }
     }
 
-    /// Hands a user whose revocation is still owed to the retry queue: `Queued`, or `Failed`
-    /// when there is no queue or the send fails (the sender is then answered 503).
-    async fn enqueue(&self, event: &LostDeviceEvent, owner: &Owner) -> UserOutcome {
+    /// Hands a user whose revocation is still owed to the retry queue by `deadline`: `Queued`,
+    /// or `Failed` when there is no queue or the send fails or is late (then 503: the sender
+    /// retries; a late send that lands anyway only revokes twice, which is harmless).
+    async fn enqueue(
+        &self,
+        event: &LostDeviceEvent,
+        owner: &Owner,
+        deadline: Instant,
+    ) -> UserOutcome {
         let Some(queue) = &self.queue else {
             return UserOutcome::Failed;
         };
         let job = RetryJob::new(event, owner, crate::unix_now());
-        match queue.enqueue(&job).await {
-            Ok(()) => UserOutcome::Queued,
-            Err(e) => {
-                tracing::error!(event_id = %event.id, user = %owner.user, error = %e, "revocation neither done nor queued");
-                UserOutcome::Failed
-            }
-        }
+        let sent = tokio::time::timeout_at(deadline, queue.enqueue(&job)).await;
+        let error = match sent {
+            Ok(Ok(())) => return UserOutcome::Queued,
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => "the send did not finish inside the inline deadline".to_owned(),
+        };
+        tracing::error!(event_id = %event.id, user = %owner.user, error, "revocation neither done nor queued");
+        UserOutcome::Failed
     }
 
     fn is_protected(&self, user: &UserRef) -> bool {
@@ -572,47 +616,74 @@ mod tests {
         assert!(jobs(&d).is_empty());
     }
 
-    /// Every combination of answers for three users, with no queue, a working queue and a
-    /// broken one: whenever the status is 2xx, each user was revoked, decided without acting
-    /// (dry run, protected), or has a job on the queue. Nothing else is ever answered 2xx.
+    /// Every combination of answers for three users, under each policy (plain, dry run, one
+    /// protected user), with no queue, a working queue and a broken one: whenever the status
+    /// is 2xx, each user was revoked, decided without acting (dry run, protected), or has a
+    /// job on the queue. Each event is sent twice: `duplicate` (200) only follows an event
+    /// whose every user was settled (not `failed`, not `denied`).
     #[tokio::test]
     async fn no_2xx_answer_leaves_a_user_neither_revoked_decided_nor_queued() {
         let answers = [
             Revocation::Revoked,
             Revocation::UserNotFound,
             Revocation::Denied,
+            Revocation::Misconfigured,
             Revocation::Transient,
         ];
+        let n = answers.len();
         let users = ["a@c.com", "b@c.com", "c@c.com"];
+        let policies = [
+            Policy::default(),
+            Policy {
+                dry_run: true,
+                ..Policy::default()
+            },
+            Policy {
+                protected_users: vec![user("b@c.com")],
+                ..Policy::default()
+            },
+        ];
         let mut checked = 0;
-        for combo in 0..answers.len().pow(3) {
+        for combo in 0..n.pow(3) {
             let per_user: Vec<_> = (0..3)
-                .map(|i| (users[i], answers[combo / answers.len().pow(i as u32) % 4]))
+                .map(|i| (users[i], answers[combo / n.pow(i as u32) % n]))
                 .collect();
-            for queue in [None, Some(false), Some(true)] {
-                let queue = queue.map(|broken| Queue {
-                    broken,
-                    ..Queue::default()
-                });
-                let d = with_queue(Policy::default(), per_user.clone(), queue);
-                let r = d.decide(&source(), lost("e", &users), later()).await;
-                let queued = jobs(&d);
-                if r.status().is_success() {
-                    for (result, (user, answer)) in r.results.iter().zip(&per_user) {
-                        let done = *answer == Revocation::Revoked;
-                        let is_queued = queued.iter().any(|q| q == user);
-                        assert!(
-                            done || is_queued,
-                            "{user}: answered {} with {answer:?}, nothing queued",
-                            r.status()
-                        );
-                        assert_eq!(result.outcome == UserOutcome::Queued, is_queued);
+            for policy in &policies {
+                for queue in [None, Some(false), Some(true)] {
+                    let queue = queue.map(|broken| Queue {
+                        broken,
+                        ..Queue::default()
+                    });
+                    let d = with_queue(policy.clone(), per_user.clone(), queue);
+                    let first = d.decide(&source(), lost("e", &users), later()).await;
+                    let queued = jobs(&d);
+                    let first_ok = first.status().is_success();
+                    if first_ok {
+                        for (result, (user, answer)) in first.results.iter().zip(&per_user) {
+                            let acted = *answer == Revocation::Revoked;
+                            let decided = policy.dry_run
+                                || policy.protected_users.iter().any(|p| p.as_str() == *user);
+                            let is_queued = queued.iter().any(|q| q == user);
+                            assert!(
+                                acted || decided || is_queued,
+                                "{user}: answered {} after {answer:?}, nothing queued",
+                                first.status()
+                            );
+                            assert_eq!(result.outcome == UserOutcome::Queued, is_queued);
+                        }
                     }
+                    let again = d.decide(&source(), lost("e", &users), later()).await;
+                    if again.outcome == Outcome::Duplicate {
+                        assert!(
+                            first.results.iter().all(|r| r.outcome.is_settled()),
+                            "a duplicate is only answered once every user is settled"
+                        );
+                    }
+                    checked += 1;
                 }
-                checked += 1;
             }
         }
-        assert_eq!(checked, 64 * 3);
+        assert_eq!(checked, 125 * 3 * 3);
     }
 
     #[tokio::test]

@@ -195,7 +195,7 @@ pub async fn webhook(
 ) -> TestApp<GraphClient> {
     let mut env = vec![
         ("RETRY_QUEUE_URL", queue_url.to_owned()),
-        ("INLINE_DEADLINE_MS", "300".to_owned()),
+        ("INLINE_DEADLINE_MS", "800".to_owned()),
     ];
     env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
     let setup = Setup {
@@ -208,9 +208,13 @@ pub async fn webhook(
 /// The retry function's decider, built as bin `retry` builds it: its own secret store for
 /// the same secret, the Graph client, and no queue.
 pub fn retry_decider(app: &TestApp<GraphClient>) -> Decider<GraphClient> {
+    retry_decider_reading(app, &app.secret_name)
+}
+
+fn retry_decider_reading(app: &TestApp<GraphClient>, secret_name: &str) -> Decider<GraphClient> {
     let store = Arc::new(SecretStore::new(
         secrets_client(),
-        app.secret_name.clone(),
+        secret_name.to_owned(),
         app.config.secret_ttl,
     ));
     Decider::new(app.config.policy(), graph_client(&app.config, &store), None)
@@ -494,6 +498,90 @@ async fn a_job_that_never_succeeds_ends_in_the_dead_letter_queue() {
     assert!(dead[0].contains("down@contoso.com"));
 }
 
+#[tokio::test]
+async fn a_job_the_function_cannot_act_on_as_deployed_stays_owed() {
+    // An expired client secret, then a secret the retry role cannot find: both are fixed by
+    // an operator, so the job must survive to the DLQ (and its alarm), not be deleted.
+    let standin = Standin::start(standin_config(), 0).await.unwrap();
+    let queues = Queues::create(5).await;
+    let app = webhook(&standin, &queues.url, &[]).await;
+    queues.send_raw(&job_json("jo@contoso.com", 0)).await;
+
+    // Two: the first request and the one after the secret is read again.
+    standin.fail_token_next(vec![standin::TokenFault::ExpiredSecret; 2]);
+    let (received, failed) = deliver_batch(&queues, &retry_decider(&app)).await;
+    assert_eq!(
+        (received.len(), failed.len()),
+        (1, 1),
+        "expired secret: returned"
+    );
+
+    let missing = retry_decider_reading(&app, &unique_name("no-such-secret"));
+    let (received, failed) = deliver_batch(&queues, &missing).await;
+    assert_eq!(
+        (received.len(), failed.len()),
+        (1, 1),
+        "unreadable secret: returned"
+    );
+
+    let (_, failed) = deliver_batch(&queues, &retry_decider(&app)).await;
+    assert!(failed.is_empty());
+    assert_eq!(
+        revoked(&standin),
+        BTreeSet::from(["jo@contoso.com".to_owned()])
+    );
+}
+
+/// Accepts connections and never answers: an SQS endpoint that hangs.
+async fn black_hole() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn a_hanging_queue_still_gets_an_answer_inside_the_inline_deadline() {
+    // Graph hangs and so does SQS (the client's own timeout is 5 s): the sender must still
+    // hear 503 at the deadline, while it is listening (Jamf Pro waits 2 s).
+    let standin = Standin::start(standin_config(), 0).await.unwrap();
+    let queues = Queues::create(5).await;
+    let setup = Setup {
+        env: vec![
+            ("RETRY_QUEUE_URL", queues.url.clone()),
+            ("INLINE_DEADLINE_MS", "500".to_owned()),
+        ],
+        sqs_endpoint: Some(black_hole().await),
+        ..Setup::default()
+    };
+    let app = spawn_graph_app(setup, &standin).await;
+    // Warms the secret and token caches, so only Graph and SQS are left to hang.
+    let warm = signed_event(&app, "/standard", &lost_for("warm@contoso.com", "d-8"));
+    app.send(&warm).await;
+    standin.fail_next("jo@contoso.com", vec![Fault::Slow(Duration::from_secs(10))]);
+    let event = signed_event(&app, "/standard", &lost_for("jo@contoso.com", "d-9"));
+
+    let started = std::time::Instant::now();
+    let answer = app.send(&event).await;
+    let took = started.elapsed();
+
+    assert_eq!(
+        answer.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        answer.raw
+    );
+    assert!(
+        took < Duration::from_millis(1500),
+        "answered after {took:?}, past the 500 ms deadline"
+    );
+}
+
 /// Many events, every kind of fault, the webhook and then the retry function until the queue
 /// is empty. Each accepted user must end in one of: revoked at the stand-in, refused with a
 /// final answer (protected, not found, denied: audited, and 422/500 to the sender), or in the
@@ -563,16 +651,11 @@ async fn under_every_fault_each_accepted_user_ends_revoked_decided_or_in_the_dlq
         users.push(user);
     }
 
-    let mut accepted = BTreeSet::new();
+    let mut answered = BTreeMap::new();
     for (n, chunk) in users.chunks(3).enumerate() {
         let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
-        let answer = app
-            .send(&signed_event(
-                &app,
-                "/jamf",
-                &jamf_group_lost(100 + n as u64, &refs),
-            ))
-            .await;
+        let event = signed_event(&app, "/jamf", &jamf_group_lost(100 + n as u64, &refs));
+        let answer = app.send(&event).await;
         assert_ne!(
             answer.status,
             StatusCode::SERVICE_UNAVAILABLE,
@@ -580,10 +663,29 @@ async fn under_every_fault_each_accepted_user_ends_revoked_decided_or_in_the_dlq
             answer.raw
         );
         for r in answer.body["results"].as_array().unwrap() {
-            accepted.insert(r["user"].as_str().unwrap().to_owned());
+            let user = r["user"].as_str().unwrap().to_owned();
+            answered.insert(user, r["outcome"].as_str().unwrap().to_owned());
         }
     }
-    assert_eq!(accepted.len(), users.len(), "every user was accepted");
+    assert_eq!(answered.len(), users.len(), "every user was accepted");
+    // The final answers were given inline, to the sender, and are the right ones.
+    for (i, user) in users.iter().enumerate() {
+        let expected = match i % 8 {
+            4 => Some("user_not_found"),
+            5 => Some("denied"),
+            7 if i == 7 => Some("protected"),
+            _ => None,
+        };
+        match expected {
+            Some(expected) => assert_eq!(answered[user], expected, "{user}"),
+            None => assert!(
+                ["revoked", "queued"].contains(&answered[user].as_str()),
+                "{user}: {}",
+                answered[user]
+            ),
+        }
+    }
+    let accepted: BTreeSet<String> = answered.keys().cloned().collect();
 
     let retry = retry_decider(&app);
     for _ in 0..10 {
