@@ -141,6 +141,11 @@ impl Standin {
         self.shared.read(|s| s.tokens_issued)
     }
 
+    /// Every access token issued so far, for tests that check none was logged.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.shared.read(|s| s.tokens.keys().cloned().collect())
+    }
+
     /// One record per token POST, in arrival order: credential kind, status, AADSTS code.
     pub fn token_attempts(&self) -> Vec<TokenAttempt> {
         self.shared.read(|s| s.token_attempts.clone())

@@ -252,6 +252,11 @@ async fn handler_logs_contain_no_secret_token_or_signature() {
         assert!(!logs.contains(line), "private key material was logged");
     }
     assert!(logs.contains("Graph answered"), "Graph lines were captured");
+    let tokens = standin.issued_tokens();
+    assert!(!tokens.is_empty());
+    for token in &tokens {
+        assert!(!logs.contains(token.as_str()), "an access token was logged");
+    }
     assert!(!logs.contains("eyJ"), "a JWT (client assertion) was logged");
     assert!(
         !logs.to_ascii_lowercase().contains("bearer "),
