@@ -5,14 +5,14 @@ PYTHON ?= python3
 VENV   := .venv
 STAMP  := $(VENV)/.installed-$(shell cksum < requirements-dev.txt | cut -d' ' -f1)
 
-.PHONY: test demo demo-check venv lint unit sign-events clean
+.PHONY: test demo demo-check venv lint unit sign-events clean template
 
 ## demo: every sample event through `cargo lambda watch`, moto_server and the Entra + Graph stand-in
 demo: $(STAMP)
 	$(VENV)/bin/python scripts/demo.py
 
-## test: format check, clippy, every test (against a private moto_server), and the demo's table
-test: lint unit demo-check
+## test: format check, clippy, every test (against a private moto_server), the demo's table, the template
+test: lint unit demo-check template
 
 ## venv: create .venv/ with the pinned local tools (moto_server, cargo-lambda) when missing or outdated
 venv: $(STAMP)
@@ -33,10 +33,14 @@ unit: $(STAMP)
 demo-check: $(STAMP)
 	$(VENV)/bin/python scripts/demo.py --check
 
+## template: cfn-lint and sam validate --lint template.yaml, hold it against src/, sam build (arm64)
+template: $(STAMP)
+	$(VENV)/bin/python scripts/check_template.py
+
 ## sign-events: re-sign events/*.json with the demo secret (timestamps go stale after 5 minutes)
 sign-events:
 	cargo run --quiet --example sign-event -- events/*.json
 
 clean:
 	cargo clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) .aws-sam
