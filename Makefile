@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 STAMP  := $(VENV)/.installed-$(shell cksum < requirements-dev.txt | cut -d' ' -f1)
 
-.PHONY: test demo demo-check venv lint unit sign-events clean template
+.PHONY: test demo demo-check serve-local venv lint unit sign-events clean template
 
 ## demo: every sample event through `cargo lambda watch`, moto_server and the Entra + Graph stand-in
 demo: $(STAMP)
@@ -29,6 +29,10 @@ lint:
 
 unit: $(STAMP)
 	$(VENV)/bin/python scripts/with_moto.py -- cargo test --workspace
+
+## serve-local: moto_server on :5000 and the stand-in on :4010 with the demo data (events/env.json), until Ctrl-C
+serve-local: $(STAMP)
+	$(VENV)/bin/python scripts/demo.py --serve
 
 demo-check: $(STAMP)
 	$(VENV)/bin/python scripts/demo.py --check

@@ -8,9 +8,12 @@ invokes each with `cargo lambda invoke` (HTTP events to `webhook`, the SQS event
 prints a table of event, HTTP status, outcome and the users the stand-in recorded as revoked.
 Everything it started is stopped on exit, on failure, on Ctrl-C and on SIGTERM.
 
-Usage: .venv/bin/python scripts/demo.py [--check]
+Usage: .venv/bin/python scripts/demo.py [--check | --serve]
   --check   also compare the table with the expected one, and the function's log with the
             demo secret's values, and exit 1 on any difference or leak (`make test` runs this).
+  --serve   only start moto_server on 127.0.0.1:5000 (demo secret and retry queue) and the
+            stand-in on 127.0.0.1:4010, as events/env.json expects, until Ctrl-C: for
+            `sam local invoke` or your own `cargo lambda watch`.
 Logs of every process: .venv/logs/demo/.
 """
 
@@ -89,14 +92,14 @@ def seed_moto(moto_url: str) -> str:
     return client("sqs").create_queue(QueueName=QUEUE_NAME)["QueueUrl"]
 
 
-def start_standin(services: Services) -> str:
+def start_standin(services: Services, port: int = 0) -> str:
     """Starts the stand-in with the demo app's credentials; returns its URL."""
     secret = json.loads(DEMO_SECRET.read_text())
     child = services.start(
         "entra-graph-standin",
         [
             str(target_dir() / "debug" / "examples" / "entra-graph-standin"),
-            "--port", "0",
+            "--port", str(port),
             "--tenant", secret["tenant_id"],
             "--client-id", secret["client_id"],
             "--client-secret", secret["client_secret"],
@@ -257,7 +260,29 @@ def leaked_secrets(log: Path) -> list[str]:
     return found
 
 
+def serve() -> int:
+    """The two local services on the ports events/env.json names, until Ctrl-C."""
+    with Services(LOGS) as services:
+        try:
+            moto_url = services.start_moto(port=5000)
+            queue_url = seed_moto(moto_url)
+            standin_url = start_standin(services, port=4010)
+        except (ServiceError, OSError) as e:
+            fail(f"demo: {e}\nlogs: {LOGS}")
+        print(f"moto_server {moto_url}: secret {SECRET_ID}, queue {queue_url}")
+        print(f"Entra + Graph stand-in {standin_url}; Ctrl-C stops both", flush=True)
+        try:
+            while all(child.poll() is None for _, child in services.children):
+                time.sleep(1)
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
 def main() -> int:
+    if "--serve" in sys.argv[1:]:
+        build()
+        return serve()
     check = "--check" in sys.argv[1:]
     if not CARGO_LAMBDA.exists():
         fail(f"demo: {CARGO_LAMBDA} is missing; run `make venv` first")

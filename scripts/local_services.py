@@ -79,11 +79,12 @@ class Services:
         self.children.append((name, child))
         return child
 
-    def start_moto(self) -> str:
-        """Starts moto_server on a free loopback port; returns its URL once it answers."""
+    def start_moto(self, port: int = 0) -> str:
+        """Starts moto_server on `port` of 127.0.0.1 (0: a free one); returns its URL once it
+        answers."""
         if not MOTO.exists():
             raise ServiceError(f"{MOTO} is missing; run `make venv` first")
-        url = f"http://127.0.0.1:{free_port()}"
+        url = f"http://127.0.0.1:{port or free_port()}"
         port = url.rsplit(":", 1)[1]
         child = self.start("moto_server", [str(MOTO), "-H", "127.0.0.1", "-p", port])
         wait_for_url(url + "/moto-api/", child, "moto_server", self.log_path("moto_server"))
