@@ -1,0 +1,117 @@
+//! The app secret the benchmark stores in moto_server (by default the project's public demo
+//! secret, examples/demo-secret.json), and the parts of it the harness needs itself: the Entra
+//! app for the stand-in and the Standard Webhooks key for signing events.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FixtureError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not the secret's JSON shape: {source}")]
+    Shape {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error(
+        "{path}: webhooks.standard must be a standard-webhooks source with at least one secret"
+    )]
+    NoStandardSource { path: PathBuf },
+}
+
+/// The secret, as stored, and what the stand-in and the event signer take from it.
+#[derive(Debug, Clone)]
+pub struct AppFixture {
+    /// The JSON exactly as read: what the function gets from Secrets Manager.
+    pub secret_json: String,
+    pub tenant_id: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// `whsec_…` of the `standard` source.
+    pub standard_webhook_secret: String,
+}
+
+#[derive(Deserialize)]
+struct SecretShape {
+    tenant_id: String,
+    client_id: String,
+    client_secret: String,
+    webhooks: Webhooks,
+}
+
+#[derive(Deserialize)]
+struct Webhooks {
+    standard: Option<WebhookEntry>,
+}
+
+#[derive(Deserialize)]
+struct WebhookEntry {
+    scheme: String,
+    secrets: Vec<String>,
+}
+
+impl AppFixture {
+    pub fn load(path: &Path) -> Result<AppFixture, FixtureError> {
+        let secret_json = std::fs::read_to_string(path).map_err(|source| FixtureError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let shape: SecretShape =
+            serde_json::from_str(&secret_json).map_err(|source| FixtureError::Shape {
+                path: path.to_owned(),
+                source,
+            })?;
+        let standard_webhook_secret = shape
+            .webhooks
+            .standard
+            .filter(|entry| entry.scheme == "standard-webhooks")
+            .and_then(|entry| entry.secrets.into_iter().next())
+            .ok_or_else(|| FixtureError::NoStandardSource {
+                path: path.to_owned(),
+            })?;
+        Ok(AppFixture {
+            secret_json,
+            tenant_id: shape.tenant_id,
+            client_id: shape.client_id,
+            client_secret: shape.client_secret,
+            standard_webhook_secret,
+        })
+    }
+
+    /// A stand-in that accepts exactly this app, with every user present and quiet logs.
+    pub fn standin_config(&self) -> standin::Config {
+        standin::Config {
+            tenant: self.tenant_id.clone(),
+            client_id: self.client_id.clone(),
+            client_secrets: vec![self.client_secret.clone()],
+            ..standin::Config::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_secret_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/demo-secret.json");
+        let fixture = AppFixture::load(&path).unwrap();
+        assert!(fixture.standard_webhook_secret.starts_with("whsec_"));
+        assert_eq!(
+            fixture.standin_config().client_secrets,
+            [fixture.client_secret]
+        );
+    }
+
+    #[test]
+    fn a_missing_file_is_an_error_naming_it() {
+        let error = AppFixture::load(Path::new("/nonexistent/secret.json")).unwrap_err();
+        assert!(error.to_string().contains("/nonexistent/secret.json"));
+    }
+}

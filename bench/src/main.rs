@@ -1,0 +1,297 @@
+//! `lambda-bench`: where the webhook Lambda stands on cold start, warm cost, memory and size,
+//! measured side by side with a hello-world `lambda_http` floor and a Python reference in one
+//! run, so the ratios hold on a noisy machine. See bench/README.md.
+//!
+//! Each subject runs as Lambda runs it: a process started with the `AWS_LAMBDA_*` environment
+//! that pulls events from a Runtime API on 127.0.0.1, with Secrets Manager and SQS on
+//! moto_server and Entra + Graph on the in-process stand-in. CPU is the kernel's rusage of the
+//! reaped process (`wait4`), so time spent waiting on the stand-ins is not counted.
+
+mod answer;
+mod artifact;
+mod burst;
+mod cli;
+mod environment;
+mod events;
+mod fixture;
+mod lambda_env;
+mod local_aws;
+mod machine;
+mod measure;
+mod process;
+mod report;
+mod runtime_api;
+mod stats;
+mod subject;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use standin::Standin;
+
+use crate::burst::{BurstReport, BurstSettings};
+use crate::cli::{Command, Options};
+use crate::events::{EventMaker, Signer, SignerError};
+use crate::fixture::{AppFixture, FixtureError};
+use crate::local_aws::{LocalAws, LocalAwsError};
+use crate::machine::Machine;
+use crate::measure::{Lab, MeasureError, SpawnSample};
+use crate::report::{Pair, Results, Settings, SubjectSummary};
+use crate::subject::{Subject, SubjectId};
+
+#[derive(Debug, thiserror::Error)]
+enum BenchError {
+    #[error("{path} is missing: {hint}")]
+    Missing { path: PathBuf, hint: &'static str },
+    #[error(transparent)]
+    Fixture(#[from] FixtureError),
+    #[error("the standard webhook secret: {0}")]
+    Signer(#[from] SignerError),
+    #[error(transparent)]
+    Aws(#[from] LocalAwsError),
+    #[error("cannot start the Entra + Graph stand-in: {0}")]
+    Standin(std::io::Error),
+    #[error(transparent)]
+    Measure(Box<MeasureError>),
+    #[error(transparent)]
+    Burst(#[from] burst::BurstError),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot encode the results: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+impl From<MeasureError> for BenchError {
+    fn from(error: MeasureError) -> Self {
+        BenchError::Measure(Box::new(error))
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let options = match cli::parse(std::env::args().skip(1)) {
+        Ok(Command::Run(options)) => *options,
+        Ok(Command::Help) => {
+            println!("{}", cli::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("lambda-bench: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(options).await {
+        Ok(results) => match results.burst {
+            Some(BurstReport { passed: false, .. }) => {
+                eprintln!("lambda-bench: the burst failed its check (see the results)");
+                ExitCode::FAILURE
+            }
+            _ => ExitCode::SUCCESS,
+        },
+        Err(error) => {
+            eprintln!("lambda-bench: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(options: Options) -> Result<Results, BenchError> {
+    let subjects = subjects(&options)?;
+    let mut machine = Machine::describe(&options.python);
+    let aws = LocalAws::from_env()?;
+    let fixture = AppFixture::load(&options.secret)?;
+    let secret_id = format!("lost-device-bench-{}", std::process::id());
+    aws.create_secret(&secret_id, &fixture.secret_json).await?;
+    let standin = Standin::start(fixture.standin_config(), 0)
+        .await
+        .map_err(BenchError::Standin)?;
+    create_dir(&options.work_dir)?;
+    let lab = Lab {
+        maker: EventMaker::new(Signer::new(&fixture.standard_webhook_secret)?),
+        function_config: vec![
+            ("CREDENTIALS_SECRET_ID".into(), secret_id),
+            ("ENTRA_AUTHORITY_URL".into(), standin.url()),
+            ("GRAPH_URL".into(), standin.url()),
+            (
+                "AWS_ENDPOINT_URL_SECRETS_MANAGER".into(),
+                aws.secrets_manager_url().into(),
+            ),
+            ("AWS_ENDPOINT_URL_SQS".into(), aws.sqs_url().into()),
+        ],
+        log_dir: options.work_dir.clone(),
+    };
+
+    let pairs = measure_subjects(&lab, &subjects, &options).await?;
+    let burst = match subjects.iter().find(|s| s.id == SubjectId::Webhook) {
+        Some(webhook) if options.burst_events > 0 => {
+            Some(run_burst(&lab, webhook, &standin, &aws, &options).await?)
+        }
+        _ => None,
+    };
+    let artifact = artifact::arm64(&options.artifact_dir, options.artifact_log.as_deref());
+    machine.finish();
+
+    let summaries: Vec<SubjectSummary> = pairs
+        .iter()
+        .map(|(id, pairs)| {
+            let binary = subjects
+                .iter()
+                .find(|s| s.id == *id && *id != SubjectId::Python)
+                .and_then(|s| artifact::file_size(&s.program));
+            SubjectSummary::from_pairs(*id, pairs, binary)
+        })
+        .collect();
+    let results = Results {
+        machine,
+        settings: Settings {
+            repetitions: options.repetitions,
+            warm_events: options.events,
+            order: "subjects alternating, rotated each repetition, after one discarded \
+                    warm-up spawn each"
+                .into(),
+        },
+        targets: report::targets(&summaries, &artifact),
+        subjects: summaries,
+        artifact,
+        burst,
+        samples: pairs
+            .into_values()
+            .flatten()
+            .flat_map(|p| [p.cold, p.warm])
+            .collect(),
+    };
+    write_results(&options.out, &results)?;
+    Ok(results)
+}
+
+/// The subjects to measure, each checked to exist so a missing build fails before anything
+/// starts.
+fn subjects(options: &Options) -> Result<Vec<Subject>, BenchError> {
+    options
+        .subjects
+        .iter()
+        .map(|id| match id {
+            SubjectId::Webhook => Ok(Subject::native(
+                *id,
+                existing(
+                    &options.webhook,
+                    "build it with `cargo build --release -p lost-device-revoker --bin webhook`",
+                )?,
+            )),
+            SubjectId::Floor => Ok(Subject::native(
+                *id,
+                existing(
+                    &options.floor,
+                    "build it with `cargo build --release -p lost-device-bench`",
+                )?,
+            )),
+            SubjectId::Python => {
+                let hint = "`make bench` creates .venv/bench-python from bench/requirements.txt";
+                Ok(Subject::python(
+                    existing(&options.python, hint)?,
+                    existing(&options.python_root, "the reference handler's directory")?,
+                    "handler.lambda_handler",
+                ))
+            }
+        })
+        .collect()
+}
+
+/// The absolute path of an existing file (a venv's python stays a symlink: it finds its venv
+/// through its own path).
+fn existing(path: &Path, hint: &'static str) -> Result<PathBuf, BenchError> {
+    if !path.exists() {
+        return Err(BenchError::Missing {
+            path: path.to_owned(),
+            hint,
+        });
+    }
+    Ok(std::path::absolute(path).unwrap_or_else(|_| path.to_owned()))
+}
+
+/// One discarded warm-up spawn per subject, then `repetitions` rounds of a cold and a warm
+/// spawn per subject, the order rotated each round so no subject always runs first.
+async fn measure_subjects(
+    lab: &Lab,
+    subjects: &[Subject],
+    options: &Options,
+) -> Result<BTreeMap<SubjectId, Vec<Pair>>, BenchError> {
+    for subject in subjects {
+        measure::spawn(lab, subject, 1, &format!("{}-warmup", subject.id)).await?;
+    }
+    let mut pairs: BTreeMap<SubjectId, Vec<Pair>> = BTreeMap::new();
+    for round in 0..options.repetitions {
+        let mut line = format!("round {}/{}:", round + 1, options.repetitions);
+        for i in 0..subjects.len() {
+            let subject = &subjects[(round + i) % subjects.len()];
+            let label = |kind: &str| format!("{}-r{round:02}-{kind}", subject.id);
+            let cold = measure::spawn(lab, subject, 1, &label("cold")).await?;
+            let warm = measure::spawn(lab, subject, options.events, &label("warm")).await?;
+            line.push_str(&progress(&cold, &warm));
+            pairs
+                .entry(subject.id)
+                .or_default()
+                .push(Pair { cold, warm });
+        }
+        eprintln!("{line}");
+    }
+    Ok(pairs)
+}
+
+fn progress(cold: &SpawnSample, warm: &SpawnSample) -> String {
+    let per_event = (warm.cpu_ms - cold.cpu_ms) / (warm.events - cold.events).max(1) as f64;
+    format!(
+        "  {} {:.1} ms cold CPU, {:.3} ms/event;",
+        cold.subject, cold.cpu_ms, per_event
+    )
+}
+
+async fn run_burst(
+    lab: &Lab,
+    webhook: &Subject,
+    standin: &Standin,
+    aws: &LocalAws,
+    options: &Options,
+) -> Result<BurstReport, BenchError> {
+    let queue_url = aws
+        .create_queue(&format!("lost-device-bench-retry-{}", std::process::id()))
+        .await?;
+    let settings = BurstSettings {
+        events: options.burst_events,
+        environments: options.burst_environments,
+        throttle_percent: options.burst_throttle_percent,
+        retry_after_seconds: 1,
+        seed: options.seed,
+    };
+    eprintln!(
+        "burst: {} events through {} environments, {} % of Graph calls throttled",
+        settings.events, settings.environments, settings.throttle_percent
+    );
+    let report = burst::run(lab, webhook, standin, aws, Some(&queue_url), settings).await?;
+    eprintln!("burst: {}", report.verdict);
+    Ok(report)
+}
+
+/// Writes latest.json and latest.md under `out` and prints the markdown.
+fn write_results(out: &Path, results: &Results) -> Result<(), BenchError> {
+    create_dir(out)?;
+    let markdown = report::markdown(results);
+    let json = serde_json::to_string_pretty(results)? + "\n";
+    for (name, text) in [("latest.json", &json), ("latest.md", &markdown)] {
+        let path = out.join(name);
+        std::fs::write(&path, text).map_err(|source| BenchError::Write { path, source })?;
+    }
+    println!("{markdown}");
+    Ok(())
+}
+
+fn create_dir(dir: &Path) -> Result<(), BenchError> {
+    std::fs::create_dir_all(dir).map_err(|source| BenchError::Write {
+        path: dir.to_owned(),
+        source,
+    })
+}

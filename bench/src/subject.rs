@@ -1,0 +1,97 @@
+//! The three functions compared in one run, and what a correct answer from each looks like.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+/// Which function a measurement is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SubjectId {
+    /// The release `webhook` binary, doing real revocations.
+    Webhook,
+    /// A hello-world `lambda_http` binary with the same release profile.
+    Floor,
+    /// The same job in Python under `awslambdaric`.
+    Python,
+}
+
+impl SubjectId {
+    pub const ALL: [SubjectId; 3] = [SubjectId::Webhook, SubjectId::Floor, SubjectId::Python];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SubjectId::Webhook => "webhook",
+            SubjectId::Floor => "floor",
+            SubjectId::Python => "python",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<SubjectId> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// What every answer of this subject must be for a measurement to count.
+    pub fn expect(self) -> Expect {
+        match self {
+            SubjectId::Webhook | SubjectId::Python => Expect::Revoked,
+            SubjectId::Floor => Expect::Ok,
+        }
+    }
+}
+
+impl fmt::Display for SubjectId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The check applied to each answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// HTTP 200 and every user `revoked`: the function really called Graph.
+    Revoked,
+    /// HTTP 200.
+    Ok,
+}
+
+/// How to start one subject, as Lambda would start its bootstrap.
+#[derive(Debug, Clone)]
+pub struct Subject {
+    pub id: SubjectId,
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    /// `LAMBDA_TASK_ROOT` and the working directory.
+    pub task_root: PathBuf,
+    /// `_HANDLER`.
+    pub handler: String,
+}
+
+impl Subject {
+    /// A custom-runtime binary (`provided.al2023`): the bootstrap is the program itself.
+    pub fn native(id: SubjectId, binary: PathBuf) -> Subject {
+        let task_root = binary
+            .parent()
+            .map_or_else(|| PathBuf::from("."), PathBuf::from);
+        Subject {
+            id,
+            program: binary,
+            args: Vec::new(),
+            task_root,
+            handler: "bootstrap".into(),
+        }
+    }
+
+    /// A Python handler under the runtime interface client, as a container image runs it:
+    /// `python -m awslambdaric module.function`.
+    pub fn python(python: PathBuf, task_root: PathBuf, handler: &str) -> Subject {
+        Subject {
+            id: SubjectId::Python,
+            program: python,
+            args: vec!["-m".into(), "awslambdaric".into(), handler.into()],
+            task_root,
+            handler: handler.into(),
+        }
+    }
+}
