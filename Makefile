@@ -48,3 +48,43 @@ sign-events:
 clean:
 	cargo clean
 	rm -rf $(VENV) .aws-sam
+
+# ---- make bench (bench/README.md) -------------------------------------------------------------
+# The webhook against a hello-world lambda_http floor and a Python reference, side by side in one
+# run: cold and warm CPU, wall, peak RSS, the arm64 zip, and a throttled burst. Writes
+# bench/results/latest.{md,json}. BENCH_ARGS passes options to the harness (lambda-bench --help).
+BENCH_VENV  := $(VENV)/bench-python
+BENCH_STAMP := $(BENCH_VENV)/.installed-$(shell cksum < bench/requirements.txt | cut -d' ' -f1)
+BENCH_WORK  := target/bench
+BENCH_ARGS  ?=
+
+.PHONY: bench bench-build bench-artifact
+
+## bench: measure the webhook against the floor and the Python reference (about 15 min after builds)
+bench: $(STAMP) $(BENCH_STAMP) bench-build bench-artifact
+	$(VENV)/bin/python scripts/with_moto.py -- target/release/lambda-bench \
+		--artifact-dir target/lambda/webhook --artifact-log $(BENCH_WORK)/arm64-build.log $(BENCH_ARGS)
+
+# The Python reference's own venv (awslambdaric, boto3, requests), never the system's.
+$(BENCH_STAMP): bench/requirements.txt | $(STAMP)
+	@test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	@rm -f $(BENCH_VENV)/.installed-*
+	@touch $@
+
+# Two builds, because features are resolved per selected package: the webhook measured is the
+# webhook shipped, not one built with the harness's dependency features.
+bench-build:
+	cargo build --release --locked -p lost-device-revoker --bin webhook
+	cargo build --release --locked -p lost-device-bench
+
+# The deployment artifact, for its size only: a failed cross-build is reported as unavailable,
+# with the reason from its log, and does not stop the run.
+bench-artifact: $(STAMP)
+	@mkdir -p $(BENCH_WORK)
+	@rm -rf target/lambda/webhook
+	@echo "cargo lambda build --release --arm64 --bin webhook (log: $(BENCH_WORK)/arm64-build.log)"
+	@export PATH="$(CURDIR)/$(VENV)/bin:$$PATH"; \
+	{ cargo lambda build --release --arm64 --bin webhook --output-format zip \
+	  && cargo lambda build --release --arm64 --bin webhook; } > $(BENCH_WORK)/arm64-build.log 2>&1 \
+		|| echo "arm64 build failed: its size is reported as unavailable"
