@@ -25,6 +25,8 @@ under a local Lambda Runtime API, then writes bench/results/latest.{md,json}.
   --seed N                seed of the burst's 429s      [20261121]
   --artifact-dir DIR      cargo lambda's output         [target/lambda/webhook]
   --artifact-log FILE     its build log, for the reason if missing
+  --wrap 'CMD ARGS'       run each subject under CMD (a profiler: valgrind --tool=callgrind);
+                          its numbers are the profiler's, so results go to the work dir
   --work-dir DIR          function logs                 [target/bench]
   --out DIR               results                       [bench/results]";
 
@@ -44,6 +46,8 @@ pub struct Options {
     pub seed: u64,
     pub artifact_dir: PathBuf,
     pub artifact_log: Option<PathBuf>,
+    /// A command line to run each subject under (a profiler), split on whitespace.
+    pub wrap: Vec<String>,
     pub work_dir: PathBuf,
     pub out: PathBuf,
 }
@@ -65,6 +69,7 @@ impl Default for Options {
             seed: 20_261_121,
             artifact_dir: "target/lambda/webhook".into(),
             artifact_log: None,
+            wrap: Vec::new(),
             work_dir: "target/bench".into(),
             out: "bench/results".into(),
         }
@@ -109,10 +114,17 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
             }
             "--artifact-dir" => options.artifact_dir = value()?.into(),
             "--artifact-log" => options.artifact_log = Some(value()?.into()),
+            "--wrap" => {
+                options.wrap = value()?.split_whitespace().map(str::to_owned).collect();
+            }
             "--work-dir" => options.work_dir = value()?.into(),
             "--out" => options.out = value()?.into(),
             other => return Err(format!("unknown argument {other:?}\n\n{USAGE}")),
         }
+    }
+    if !options.wrap.is_empty() {
+        // A profiled run must never overwrite the committed results.
+        options.out = options.work_dir.join("wrapped");
     }
     Ok(Command::Run(Box::new(options)))
 }

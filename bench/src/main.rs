@@ -153,6 +153,7 @@ async fn run(options: Options) -> Result<Results, BenchError> {
             order: "subjects alternating, rotated each repetition, after one discarded \
                     warm-up spawn each"
                 .into(),
+            wrapper: (!options.wrap.is_empty()).then(|| options.wrap.join(" ")),
         },
         targets: report::targets(&summaries, &artifact),
         subjects: summaries,
@@ -198,6 +199,7 @@ fn subjects(options: &Options) -> Result<Vec<Subject>, BenchError> {
                 ))
             }
         })
+        .map(|subject| subject.map(|s| s.wrapped(&options.wrap)))
         .collect()
 }
 

@@ -85,6 +85,8 @@ pub struct Settings {
     pub repetitions: usize,
     pub warm_events: usize,
     pub order: String,
+    /// The profiler every subject ran under, if any: then the numbers are not measurements.
+    pub wrapper: Option<String>,
 }
 
 /// One of the issue's targets, judged on this run's numbers.
@@ -227,6 +229,12 @@ pub fn markdown(results: &Results) -> String {
          and a warm spawn ({} events). Sizes in MiB.\n\n",
         results.settings.repetitions, results.settings.order, results.settings.warm_events
     ));
+    if let Some(wrapper) = &results.settings.wrapper {
+        out.push_str(&format!(
+            "**Every subject ran under `{wrapper}`: these numbers are the profiler's, not \
+             measurements.**\n\n"
+        ));
+    }
     out.push_str(&subject_table(results));
     out.push_str("\n## Targets\n\n| target | measured | met |\n| --- | ---: | :---: |\n");
     for t in &results.targets {

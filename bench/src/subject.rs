@@ -94,4 +94,42 @@ impl Subject {
             handler: handler.into(),
         }
     }
+
+    /// Runs the subject under `wrapper` (a profiler such as valgrind): `wrapper… program args…`.
+    /// The numbers of a wrapped run are the profiler's, not the function's.
+    pub fn wrapped(mut self, wrapper: &[String]) -> Subject {
+        let Some((program, wrapper_args)) = wrapper.split_first() else {
+            return self;
+        };
+        let mut args = wrapper_args.to_vec();
+        args.push(self.program.display().to_string());
+        args.append(&mut self.args);
+        self.program = program.into();
+        self.args = args;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wrapper_goes_in_front_of_the_command() {
+        let python = Subject::python("/venv/bin/python".into(), "/task".into(), "h.f");
+        let wrapped = python.wrapped(&["valgrind".into(), "--tool=callgrind".into()]);
+        assert_eq!(wrapped.program, PathBuf::from("valgrind"));
+        assert_eq!(
+            wrapped.args,
+            [
+                "--tool=callgrind",
+                "/venv/bin/python",
+                "-m",
+                "awslambdaric",
+                "h.f"
+            ]
+        );
+        let floor = Subject::native(SubjectId::Floor, "/bin/floor".into()).wrapped(&[]);
+        assert_eq!(floor.program, PathBuf::from("/bin/floor"));
+    }
 }
