@@ -16,7 +16,7 @@ under a local Lambda Runtime API, then writes bench/results/latest.{md,json}.
   --python PATH           Python with awslambdaric      [.venv/bench-python/bin/python]
   --python-root DIR       the reference handler's dir   [bench/python]
   --secret FILE           the app secret to store       [examples/demo-secret.json]
-  --repetitions N         spawn pairs per subject (≥ 1) [10]
+  --repetitions N         spawn pairs per subject (≥ 1) [20]
   --events N              events in a warm spawn (≥ 2)  [1000]
   --only LIST             subjects, comma-separated     [webhook,floor,python]
   --burst-events N        burst size, 0 to skip         [1000]
@@ -60,7 +60,7 @@ impl Default for Options {
             python: ".venv/bench-python/bin/python".into(),
             python_root: "bench/python".into(),
             secret: "examples/demo-secret.json".into(),
-            repetitions: 10,
+            repetitions: 20,
             events: 1000,
             subjects: SubjectId::ALL.to_vec(),
             burst_events: 1000,
