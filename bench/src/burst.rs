@@ -52,8 +52,6 @@ pub enum BurstError {
 #[derive(Debug, Clone, Serialize)]
 pub struct BurstReport {
     pub settings: BurstSettings,
-    /// Whether the webhook had a retry queue (RETRY_QUEUE_URL) to send to.
-    pub retry_queue: bool,
     /// First spawn to last answer.
     pub total_ms: f64,
     pub events_per_second: f64,
@@ -70,8 +68,8 @@ pub struct BurstReport {
     pub graph_throttled: usize,
     /// Burst users the stand-in recorded as revoked.
     pub standin_revoked_users: usize,
-    /// Messages waiting in the retry queue afterwards.
-    pub queue_depth: Option<u64>,
+    /// Messages waiting in the retry queue (RETRY_QUEUE_URL) afterwards.
+    pub queue_depth: u64,
     /// CPU of all environments together, and per event.
     pub cpu_total_ms: f64,
     pub cpu_per_event_ms: f64,
@@ -87,7 +85,6 @@ pub async fn run(
     webhook: &Subject,
     standin: &Standin,
     aws: &LocalAws,
-    queue_url: Option<&str>,
     settings: BurstSettings,
 ) -> Result<BurstReport, BurstError> {
     script_throttling(standin, settings);
@@ -95,17 +92,12 @@ pub async fn run(
     let mut tickets: Vec<_> = (0..settings.events)
         .map(|n| dispatcher.submit(lab.maker.lost_device(LABEL, n)))
         .collect();
-    let mut config = lab.function_config.clone();
-    if let Some(url) = queue_url {
-        config.push(("RETRY_QUEUE_URL".into(), url.into()));
-    }
-
     let started = Instant::now();
     let mut environments = Vec::with_capacity(settings.environments);
     for i in 0..settings.environments.max(1) {
         let log = lab.log_dir.join(format!("burst-{i:02}.log"));
         let environment =
-            Environment::start(webhook, Arc::clone(&dispatcher), &config, log).await?;
+            Environment::start(webhook, Arc::clone(&dispatcher), &lab.function_config, log).await?;
         environments.push(environment);
     }
 
@@ -124,15 +116,11 @@ pub async fn run(
         cpu += shutdown.usage.cpu();
         max_peak_rss_kib = max_peak_rss_kib.max(shutdown.peak_rss_kib);
     }
-    let queue_depth = match queue_url {
-        Some(url) => Some(aws.queue_depth(url).await?),
-        None => None,
-    };
+    let queue_depth = aws.queue_depth(&lab.retry_queue_url).await?;
     let standin_view = StandinView::read(standin);
     let events = settings.events.max(1) as f64;
     let mut report = BurstReport {
         settings,
-        retry_queue: queue_url.is_some(),
         total_ms: ms(total),
         events_per_second: events / total.as_secs_f64().max(f64::EPSILON),
         latency_p50_ms: percentile(&tally.latencies, 50.0).unwrap_or(f64::NAN),
@@ -290,7 +278,6 @@ mod tests {
                 retry_after_seconds: 1,
                 seed: 1,
             },
-            retry_queue: true,
             total_ms: 1.0,
             events_per_second: 1.0,
             latency_p50_ms: 1.0,
@@ -305,7 +292,7 @@ mod tests {
             graph_calls: 0,
             graph_throttled: 0,
             standin_revoked_users: standin_revoked,
-            queue_depth: Some(0),
+            queue_depth: 0,
             cpu_total_ms: 0.0,
             cpu_per_event_ms: 0.0,
             max_peak_rss_kib: 0,

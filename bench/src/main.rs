@@ -110,12 +110,16 @@ async fn run(options: Options) -> Result<Results, BenchError> {
         .await
         .map_err(BenchError::Standin)?;
     create_dir(&options.work_dir)?;
+    let retry_queue_url = aws
+        .create_queue(&format!("lost-device-bench-retry-{}", std::process::id()))
+        .await?;
     let lab = Lab {
         maker: EventMaker::new(Signer::new(&fixture.standard_webhook_secret)?),
         function_config: vec![
             ("CREDENTIALS_SECRET_ID".into(), secret_id),
             ("ENTRA_AUTHORITY_URL".into(), standin.url()),
             ("GRAPH_URL".into(), standin.url()),
+            ("RETRY_QUEUE_URL".into(), retry_queue_url.clone()),
             (
                 "AWS_ENDPOINT_URL_SECRETS_MANAGER".into(),
                 aws.secrets_manager_url().into(),
@@ -123,6 +127,7 @@ async fn run(options: Options) -> Result<Results, BenchError> {
             ("AWS_ENDPOINT_URL_SQS".into(), aws.sqs_url().into()),
         ],
         log_dir: options.work_dir.clone(),
+        retry_queue_url,
     };
 
     let pairs = measure_subjects(&lab, &subjects, &options).await?;
@@ -259,9 +264,6 @@ async fn run_burst(
     aws: &LocalAws,
     options: &Options,
 ) -> Result<BurstReport, BenchError> {
-    let queue_url = aws
-        .create_queue(&format!("lost-device-bench-retry-{}", std::process::id()))
-        .await?;
     let settings = BurstSettings {
         events: options.burst_events,
         environments: options.burst_environments,
@@ -273,7 +275,7 @@ async fn run_burst(
         "burst: {} events through {} environments, {} % of Graph calls throttled",
         settings.events, settings.environments, settings.throttle_percent
     );
-    let report = burst::run(lab, webhook, standin, aws, Some(&queue_url), settings).await?;
+    let report = burst::run(lab, webhook, standin, aws, settings).await?;
     eprintln!("burst: {}", report.verdict);
     Ok(report)
 }

@@ -21,8 +21,11 @@ use crate::subject::{Subject, SubjectId};
 #[derive(Debug, Clone)]
 pub struct Lab {
     pub maker: EventMaker,
-    /// CREDENTIALS_SECRET_ID, ENTRA_AUTHORITY_URL, GRAPH_URL, AWS_ENDPOINT_URL_*.
+    /// CREDENTIALS_SECRET_ID, ENTRA_AUTHORITY_URL, GRAPH_URL, RETRY_QUEUE_URL,
+    /// AWS_ENDPOINT_URL_*: the function configured as deployed, its retry queue included.
     pub function_config: Vec<(String, String)>,
+    /// The moto SQS queue RETRY_QUEUE_URL names.
+    pub retry_queue_url: String,
     pub log_dir: PathBuf,
 }
 
