@@ -121,8 +121,16 @@ fn output(program: &str, args: &[&str]) -> String {
 
 fn git_commit() -> String {
     let commit = output("git", &["rev-parse", "--short=12", "HEAD"]);
+    // The results being rewritten by this very run do not make the measured code dirty.
     let dirty = Command::new("git")
-        .args(["status", "--porcelain", "--untracked-files=no"])
+        .args([
+            "status",
+            "--porcelain",
+            "--untracked-files=no",
+            "--",
+            ".",
+            ":(exclude)bench/results",
+        ])
         .output()
         .is_ok_and(|o| !o.stdout.is_empty());
     if dirty {
