@@ -60,7 +60,7 @@ BENCH_ARGS  ?=
 
 .PHONY: bench bench-build bench-artifact
 
-## bench: measure the webhook against the floor and the Python reference (about 15 min after builds)
+## bench: measure the webhook against the floor and the Python reference (about 3 min after builds)
 bench: $(STAMP) $(BENCH_STAMP) bench-build bench-artifact
 	$(VENV)/bin/python scripts/with_moto.py -- target/release/lambda-bench \
 		--artifact-dir target/lambda/webhook --artifact-log $(BENCH_WORK)/arm64-build.log $(BENCH_ARGS)
