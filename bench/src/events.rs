@@ -3,61 +3,43 @@
 //! ones in events/. Every event names its own user and id, so the function's duplicate
 //! detection never answers without calling Graph.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
-use hmac::{Hmac, Mac};
-use serde_json::json;
-use sha2::Sha256;
+use std::sync::Arc;
+
+use revoker::domain::Source;
+use revoker::sample_events;
+use revoker::secrets::AppSecret;
+use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SignerError {
-    #[error("a Standard Webhooks secret starts with whsec_")]
-    NoPrefix,
-    #[error("the part after whsec_ is not base64")]
-    NotBase64,
+/// Why events cannot be made from a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum MakerError {
+    #[error("the secret does not parse: {0}")]
+    Secret(String),
+    #[error("the secret configures no `standard` source to sign events for")]
+    NoStandardSource,
 }
 
-/// Signs with one Standard Webhooks secret (`whsec_` + base64 key).
-#[derive(Clone)]
-pub struct Signer {
-    key: Vec<u8>,
-}
-
-impl std::fmt::Debug for Signer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Signer(..)")
-    }
-}
-
-impl Signer {
-    pub fn new(secret: &str) -> Result<Signer, SignerError> {
-        let encoded = secret.strip_prefix("whsec_").ok_or(SignerError::NoPrefix)?;
-        let key = B64.decode(encoded).map_err(|_| SignerError::NotBase64)?;
-        Ok(Signer { key })
-    }
-
-    /// `v1,<base64 HMAC-SHA256 of "id.timestamp.body">`.
-    pub fn sign(&self, message_id: &str, timestamp: i64, body: &str) -> String {
-        // HMAC takes a key of any length: this cannot fail.
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key)
-            .unwrap_or_else(|_| unreachable!("HMAC accepts every key length"));
-        mac.update(format!("{message_id}.{timestamp}.").as_bytes());
-        mac.update(body.as_bytes());
-        format!("v1,{}", B64.encode(mac.finalize().into_bytes()))
-    }
-}
-
-/// Makes signed lost-device events for users `bench-{label}-{n}@contoso.com`.
+/// Makes signed lost-device events for users `bench-{label}-{n}@contoso.com`, signed for the
+/// `standard` source with the project's own signer (`revoker::sample_events`).
 #[derive(Debug, Clone)]
 pub struct EventMaker {
-    signer: Signer,
+    secret: Arc<AppSecret>,
 }
 
 impl EventMaker {
-    pub fn new(signer: Signer) -> EventMaker {
-        EventMaker { signer }
+    /// `secret_json` is the function's secret; it must configure the `standard` source.
+    pub fn new(secret_json: &str) -> Result<EventMaker, MakerError> {
+        let secret =
+            AppSecret::parse(secret_json).map_err(|e| MakerError::Secret(e.to_string()))?;
+        let standard = Source::parse("standard").map_err(|e| MakerError::Secret(e.to_string()))?;
+        if !secret.webhooks.contains_key(&standard) {
+            return Err(MakerError::NoStandardSource);
+        }
+        Ok(EventMaker {
+            secret: Arc::new(secret),
+        })
     }
 
     /// The user that event `n` of run `label` names.
@@ -83,20 +65,17 @@ impl EventMaker {
             },
         })
         .to_string();
-        let message_id = format!("msg_{event_id}");
-        let timestamp = now.unix_timestamp();
-        let signature = self.signer.sign(&message_id, timestamp, &body);
-        function_url_event(&body, &message_id, timestamp, &signature, now)
+        let mut event = function_url_event(&body, &format!("msg_{event_id}"), now);
+        // `new` checked that the `standard` source exists, and the event has a path and a
+        // plain body: signing cannot fail.
+        sample_events::sign(&mut event, &self.secret, now.unix_timestamp())
+            .unwrap_or_else(|e| unreachable!("signing a well-formed bench event: {e}"));
+        event.to_string()
     }
 }
 
-fn function_url_event(
-    body: &str,
-    message_id: &str,
-    timestamp: i64,
-    signature: &str,
-    now: OffsetDateTime,
-) -> String {
+/// The Function URL event, with its `webhook-id`; the signature headers are added by `sign`.
+fn function_url_event(body: &str, message_id: &str, now: OffsetDateTime) -> Value {
     let host = "abcdefghij.lambda-url.us-east-1.on.aws";
     json!({
         "version": "2.0",
@@ -108,8 +87,6 @@ fn function_url_event(
             "host": host,
             "user-agent": "lambda-bench/1.0",
             "webhook-id": message_id,
-            "webhook-timestamp": timestamp.to_string(),
-            "webhook-signature": signature,
             "x-forwarded-for": "203.0.113.10",
             "x-forwarded-port": "443",
             "x-forwarded-proto": "https",
@@ -135,57 +112,43 @@ fn function_url_event(
         "body": body,
         "isBase64Encoded": false,
     })
-    .to_string()
 }
 
 #[cfg(test)]
 mod tests {
-    use serde_json::Value;
-
     use super::*;
 
-    #[test]
-    fn signatures_match_the_standard_webhooks_test_vector() {
-        // DESIGN.md §7.
-        let signer = Signer::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
-        assert_eq!(
-            signer.sign(
-                "msg_p5jXN8AQM9LWM0D4loKWxJek",
-                1614265330,
-                r#"{"test": 2432232314}"#
-            ),
-            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
-        );
-    }
+    const DEMO_SECRET: &str = include_str!("../../examples/demo-secret.json");
 
     #[test]
-    fn bad_secrets_are_errors() {
-        assert_eq!(Signer::new("MfKQ9r8G").unwrap_err(), SignerError::NoPrefix);
-        assert_eq!(
-            Signer::new("whsec_***").unwrap_err(),
-            SignerError::NotBase64
-        );
-    }
-
-    #[test]
-    fn each_event_names_its_own_user_and_is_signed_over_its_body() {
-        let signer = Signer::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
-        let maker = EventMaker::new(signer.clone());
+    fn each_event_names_its_own_user_and_passes_the_functions_own_check() {
+        let maker = EventMaker::new(DEMO_SECRET).unwrap();
         let event: Value = serde_json::from_str(&maker.lost_device("t1", 7)).unwrap();
         let body = event["body"].as_str().unwrap();
         let payload: Value = serde_json::from_str(body).unwrap();
         assert_eq!(payload["data"]["user"]["upn"], EventMaker::user("t1", 7));
-        let headers = &event["headers"];
-        let id = headers["webhook-id"].as_str().unwrap();
-        let timestamp: i64 = headers["webhook-timestamp"]
-            .as_str()
-            .unwrap()
-            .parse()
-            .unwrap();
-        assert_eq!(
-            headers["webhook-signature"],
-            signer.sign(id, timestamp, body)
-        );
         assert_ne!(EventMaker::user("t1", 7), EventMaker::user("t1", 8));
+
+        // The webhook's verifier, on the request as lambda_http builds it.
+        let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+        let secret = AppSecret::parse(DEMO_SECRET).unwrap();
+        let scheme = &secret.webhooks[&Source::parse("standard").unwrap()].scheme;
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        assert!(
+            scheme
+                .verify(request.headers(), body.as_bytes(), now, 300)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_secret_without_a_standard_source_is_refused() {
+        let mut secret: Value = serde_json::from_str(DEMO_SECRET).unwrap();
+        secret["webhooks"]
+            .as_object_mut()
+            .unwrap()
+            .remove("standard");
+        let error = EventMaker::new(&secret.to_string()).unwrap_err();
+        assert!(matches!(error, MakerError::NoStandardSource));
     }
 }

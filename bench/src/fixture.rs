@@ -1,6 +1,6 @@
 //! The app secret the benchmark stores in moto_server (by default the project's public demo
-//! secret, examples/demo-secret.json), and the parts of it the harness needs itself: the Entra
-//! app for the stand-in and the Standard Webhooks key for signing events.
+//! secret, examples/demo-secret.json), and the part of it the harness needs itself: the Entra
+//! app for the stand-in. Events are signed from the whole secret (events.rs).
 
 use std::path::{Path, PathBuf};
 
@@ -18,10 +18,6 @@ pub enum FixtureError {
         path: PathBuf,
         source: serde_json::Error,
     },
-    #[error(
-        "{path}: webhooks.standard must be a standard-webhooks source with at least one secret"
-    )]
-    NoStandardSource { path: PathBuf },
 }
 
 /// The secret, as stored, and what the stand-in and the event signer take from it.
@@ -32,8 +28,6 @@ pub struct AppFixture {
     pub tenant_id: String,
     pub client_id: String,
     pub client_secret: String,
-    /// `whsec_…` of the `standard` source.
-    pub standard_webhook_secret: String,
 }
 
 #[derive(Deserialize)]
@@ -41,18 +35,6 @@ struct SecretShape {
     tenant_id: String,
     client_id: String,
     client_secret: String,
-    webhooks: Webhooks,
-}
-
-#[derive(Deserialize)]
-struct Webhooks {
-    standard: Option<WebhookEntry>,
-}
-
-#[derive(Deserialize)]
-struct WebhookEntry {
-    scheme: String,
-    secrets: Vec<String>,
 }
 
 impl AppFixture {
@@ -66,20 +48,11 @@ impl AppFixture {
                 path: path.to_owned(),
                 source,
             })?;
-        let standard_webhook_secret = shape
-            .webhooks
-            .standard
-            .filter(|entry| entry.scheme == "standard-webhooks")
-            .and_then(|entry| entry.secrets.into_iter().next())
-            .ok_or_else(|| FixtureError::NoStandardSource {
-                path: path.to_owned(),
-            })?;
         Ok(AppFixture {
             secret_json,
             tenant_id: shape.tenant_id,
             client_id: shape.client_id,
             client_secret: shape.client_secret,
-            standard_webhook_secret,
         })
     }
 
@@ -102,7 +75,6 @@ mod tests {
     fn the_demo_secret_loads() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/demo-secret.json");
         let fixture = AppFixture::load(&path).unwrap();
-        assert!(fixture.standard_webhook_secret.starts_with("whsec_"));
         assert_eq!(
             fixture.standin_config().client_secrets,
             [fixture.client_secret]

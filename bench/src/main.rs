@@ -32,7 +32,7 @@ use standin::Standin;
 
 use crate::burst::{BurstReport, BurstSettings};
 use crate::cli::{Command, Options};
-use crate::events::{EventMaker, Signer, SignerError};
+use crate::events::{EventMaker, MakerError};
 use crate::fixture::{AppFixture, FixtureError};
 use crate::local_aws::{LocalAws, LocalAwsError};
 use crate::machine::Machine;
@@ -46,8 +46,8 @@ enum BenchError {
     Missing { path: PathBuf, hint: &'static str },
     #[error(transparent)]
     Fixture(#[from] FixtureError),
-    #[error("the standard webhook secret: {0}")]
-    Signer(#[from] SignerError),
+    #[error("the events: {0}")]
+    Events(#[from] MakerError),
     #[error(transparent)]
     Aws(#[from] LocalAwsError),
     #[error("cannot start the Entra + Graph stand-in: {0}")]
@@ -114,7 +114,7 @@ async fn run(options: Options) -> Result<Results, BenchError> {
         .create_queue(&format!("lost-device-bench-retry-{}", std::process::id()))
         .await?;
     let lab = Lab {
-        maker: EventMaker::new(Signer::new(&fixture.standard_webhook_secret)?),
+        maker: EventMaker::new(&fixture.secret_json)?,
         function_config: vec![
             ("CREDENTIALS_SECRET_ID".into(), secret_id),
             ("ENTRA_AUTHORITY_URL".into(), standin.url()),
