@@ -27,6 +27,7 @@ import urllib.request
 from pathlib import Path
 
 from local_services import (
+    MOTO_ENV,
     ROOT,
     VENV_BIN,
     ServiceError,
@@ -83,9 +84,9 @@ def seed_moto(moto_url: str) -> str:
         return boto3.client(
             service,
             endpoint_url=moto_url,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
+            region_name=MOTO_ENV["AWS_REGION"],
+            aws_access_key_id=MOTO_ENV["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=MOTO_ENV["AWS_SECRET_ACCESS_KEY"],
         )
 
     client("secretsmanager").create_secret(Name=SECRET_ID, SecretString=DEMO_SECRET.read_text())

@@ -27,8 +27,8 @@ const MESSAGE_BUDGET: Duration = Duration::from_secs(10);
 /// What became of one message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MessageOutcome {
-    /// The user's case is closed (revoked, or a permanent answer): delete the message.
-    Done(UserOutcome),
+    /// The user's case is closed (revoked, or a final answer): delete the message.
+    Done,
     /// Still owed: SQS must deliver it again.
     Retry,
     /// Not a job: it goes back too, and after the last attempt to the DLQ, where a person
@@ -38,7 +38,7 @@ pub enum MessageOutcome {
 
 impl MessageOutcome {
     fn must_return(self) -> bool {
-        !matches!(self, Self::Done(_))
+        !matches!(self, Self::Done)
     }
 }
 
@@ -125,7 +125,7 @@ async fn act_on<R: Revoker, Q: RetryQueue>(
     if returned {
         MessageOutcome::Retry
     } else {
-        MessageOutcome::Done(outcome)
+        MessageOutcome::Done
     }
 }
 

@@ -302,13 +302,7 @@ async fn the_retry_function_revokes_a_queued_user_once_graph_recovers() {
     let queues = Queues::create(5).await;
     let app = webhook(&standin, &queues.url, &[]).await;
     outage_for(&standin, "flaky@contoso.com");
-    let answer = app
-        .send(&signed_event(
-            &app,
-            "/standard",
-            &lost_for("flaky@contoso.com", "d-2"),
-        ))
-        .await;
+    let answer = app.send_lost("flaky@contoso.com", "d-2").await;
     assert_eq!(answer.body["outcome"], "queued", "{}", answer.raw);
     let retry = retry_decider(&app);
 
@@ -422,13 +416,7 @@ async fn a_failing_queue_send_answers_503_so_the_sender_retries() {
     let app = webhook(&standin, &missing, &[]).await;
     outage_for(&standin, "flaky@contoso.com");
 
-    let answer = app
-        .send(&signed_event(
-            &app,
-            "/standard",
-            &lost_for("flaky@contoso.com", "d-5"),
-        ))
-        .await;
+    let answer = app.send_lost("flaky@contoso.com", "d-5").await;
 
     assert_eq!(
         answer.status,
@@ -456,13 +444,7 @@ async fn an_unreachable_queue_answers_503_too() {
     let app = spawn_graph_app(setup, &standin).await;
     outage_for(&standin, "flaky@contoso.com");
 
-    let answer = app
-        .send(&signed_event(
-            &app,
-            "/standard",
-            &lost_for("flaky@contoso.com", "d-6"),
-        ))
-        .await;
+    let answer = app.send_lost("flaky@contoso.com", "d-6").await;
 
     assert_eq!(
         answer.status,
@@ -561,8 +543,7 @@ async fn a_hanging_queue_still_gets_an_answer_inside_the_inline_deadline() {
     };
     let app = spawn_graph_app(setup, &standin).await;
     // Warms the secret and token caches, so only Graph and SQS are left to hang.
-    let warm = signed_event(&app, "/standard", &lost_for("warm@contoso.com", "d-8"));
-    app.send(&warm).await;
+    app.send_lost("warm@contoso.com", "d-8").await;
     standin.fail_next("jo@contoso.com", vec![Fault::Slow(Duration::from_secs(10))]);
     let event = signed_event(&app, "/standard", &lost_for("jo@contoso.com", "d-9"));
 

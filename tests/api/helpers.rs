@@ -65,19 +65,29 @@ pub fn moto_url() -> String {
     )
 }
 
-/// A Secrets Manager client for `endpoint`, with dummy credentials: the real SDK and wire
-/// protocol, never real AWS.
-pub fn secrets_client_at(endpoint: &str) -> aws_sdk_secretsmanager::Client {
-    let config = aws_sdk_secretsmanager::Config::builder()
+/// The SDK configuration every test client shares: a region, dummy credentials, a 5 s
+/// timeout. The real SDK and wire protocol, never real AWS: each client names its endpoint.
+fn test_sdk_config() -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .credentials_provider(
+            aws_sdk_secretsmanager::config::SharedCredentialsProvider::new(Credentials::new(
+                "testing", "testing", None, None, "tests",
+            )),
+        )
         .timeout_config(
-            aws_sdk_secretsmanager::config::timeout::TimeoutConfig::builder()
+            aws_config::timeout::TimeoutConfig::builder()
                 .operation_timeout(Duration::from_secs(5))
                 .build(),
         )
+        .build()
+}
+
+/// A Secrets Manager client for `endpoint` (moto_server or a proxy in front of it).
+pub fn secrets_client_at(endpoint: &str) -> aws_sdk_secretsmanager::Client {
+    let config = aws_sdk_secretsmanager::config::Builder::from(&test_sdk_config())
+        .endpoint_url(endpoint)
         .build();
     aws_sdk_secretsmanager::Client::from_conf(config)
 }
@@ -86,20 +96,10 @@ pub fn secrets_client() -> aws_sdk_secretsmanager::Client {
     secrets_client_at(&moto_url())
 }
 
-/// An SQS client for `endpoint` (moto_server or a proxy in front of it), dummy credentials.
+/// An SQS client for `endpoint` (moto_server, a proxy, or a black hole).
 pub fn sqs_client_at(endpoint: &str) -> aws_sdk_sqs::Client {
-    let config = aws_sdk_sqs::Config::builder()
-        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
-        .region(aws_sdk_sqs::config::Region::new("us-east-1"))
+    let config = aws_sdk_sqs::config::Builder::from(&test_sdk_config())
         .endpoint_url(endpoint)
-        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-            "testing", "testing", None, None, "tests",
-        ))
-        .timeout_config(
-            aws_sdk_sqs::config::timeout::TimeoutConfig::builder()
-                .operation_timeout(Duration::from_secs(5))
-                .build(),
-        )
         .build();
     aws_sdk_sqs::Client::from_conf(config)
 }
@@ -371,6 +371,12 @@ pub struct Answer {
 }
 
 impl<R: Revoker> TestApp<R> {
+    /// Sends a signed canonical `device.lost` for `upn` (event `id`) to `/standard`.
+    pub async fn send_lost(&self, upn: &str, id: &str) -> Answer {
+        self.send(&signed_event(self, "/standard", &lost_for(upn, id)))
+            .await
+    }
+
     pub async fn send(&self, event: &Value) -> Answer {
         let response = ingress::handle(&self.app, to_request(event)).await;
         let status = response.status();

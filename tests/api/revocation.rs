@@ -30,11 +30,6 @@ fn env(pairs: &[(&'static str, &str)]) -> Setup {
     }
 }
 
-async fn lost(app: &TestApp<revoker::graph::GraphClient>, user: &str, id: &str) -> Answer {
-    app.send(&signed_event(app, "/standard", &lost_for(user, id)))
-        .await
-}
-
 fn calls_for(standin: &Standin, user: &str) -> usize {
     standin
         .graph_calls()
@@ -48,7 +43,7 @@ async fn invalidate_all_refresh_tokens_is_called_on_beta_by_default() {
     let standin = standin().await;
     let app = spawn_graph_app(Setup::default(), &standin).await;
 
-    let answer = lost(&app, "alice@contoso.com", "r-1").await;
+    let answer = app.send_lost("alice@contoso.com", "r-1").await;
 
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.raw);
     assert_eq!(answer.body["outcome"], "revoked");
@@ -68,7 +63,7 @@ async fn revoke_sign_in_sessions_is_called_on_v1_when_configured() {
     let standin = standin().await;
     let app = spawn_graph_app(env(&[("REVOKE_ACTION", "revokeSignInSessions")]), &standin).await;
 
-    let answer = lost(&app, "alice@contoso.com", "r-2").await;
+    let answer = app.send_lost("alice@contoso.com", "r-2").await;
 
     assert_eq!(answer.body["outcome"], "revoked", "{}", answer.raw);
     let revoked = standin.revocations();
@@ -101,7 +96,7 @@ async fn a_certificate_credential_signs_in_with_a_ps256_assertion() {
     )
     .await;
 
-    let answer = lost(&app, "alice@contoso.com", "r-3").await;
+    let answer = app.send_lost("alice@contoso.com", "r-3").await;
 
     assert_eq!(answer.body["outcome"], "revoked", "{}", answer.raw);
     let attempts = standin.token_attempts();
@@ -116,7 +111,9 @@ async fn many_events_share_one_token_request() {
     let standin = standin().await;
     let app = spawn_graph_app(Setup::default(), &standin).await;
     for i in 0..5 {
-        let answer = lost(&app, &format!("user{i}@contoso.com"), &format!("r-4-{i}")).await;
+        let answer = app
+            .send_lost(&format!("user{i}@contoso.com"), &format!("r-4-{i}"))
+            .await;
         assert_eq!(answer.body["outcome"], "revoked");
     }
     let body = crate::webhook::jamf_smart_group_body(70);
@@ -138,7 +135,7 @@ async fn throttling_is_retried_after_retry_after_and_then_revokes() {
     let app = spawn_graph_app(env(&[("INLINE_DEADLINE_MS", "3000")]), &standin).await;
 
     let started = std::time::Instant::now();
-    let answer = lost(&app, "alice@contoso.com", "r-5").await;
+    let answer = app.send_lost("alice@contoso.com", "r-5").await;
 
     assert_eq!(answer.body["outcome"], "revoked", "{}", answer.raw);
     assert_eq!(calls_for(&standin, "alice@contoso.com"), 2);
@@ -162,7 +159,7 @@ async fn server_errors_are_retried_with_backoff_until_success() {
     );
     let app = spawn_graph_app(env(&[("INLINE_DEADLINE_MS", "5000")]), &standin).await;
 
-    let answer = lost(&app, "alice@contoso.com", "r-6").await;
+    let answer = app.send_lost("alice@contoso.com", "r-6").await;
 
     assert_eq!(answer.body["outcome"], "revoked", "{}", answer.raw);
     assert_eq!(calls_for(&standin, "alice@contoso.com"), 5);
@@ -175,7 +172,7 @@ async fn persistent_failure_ends_failed_503_within_the_deadline() {
     let app = spawn_graph_app(env(&[("INLINE_DEADLINE_MS", "800")]), &standin).await;
 
     let started = std::time::Instant::now();
-    let answer = lost(&app, "alice@contoso.com", "r-7").await;
+    let answer = app.send_lost("alice@contoso.com", "r-7").await;
 
     assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(answer.body["outcome"], "failed");
@@ -197,7 +194,7 @@ async fn a_slow_graph_beyond_the_deadline_ends_failed_503() {
     let app = spawn_graph_app(env(&[("INLINE_DEADLINE_MS", "500")]), &standin).await;
 
     let started = std::time::Instant::now();
-    let answer = lost(&app, "alice@contoso.com", "r-8").await;
+    let answer = app.send_lost("alice@contoso.com", "r-8").await;
 
     assert_eq!(
         answer.status,
@@ -212,10 +209,10 @@ async fn a_slow_graph_beyond_the_deadline_ends_failed_503() {
 async fn an_expired_token_is_replaced_once_and_the_call_repeated() {
     let standin = standin().await;
     let app = spawn_graph_app(Setup::default(), &standin).await;
-    lost(&app, "warmup@contoso.com", "r-9a").await;
+    app.send_lost("warmup@contoso.com", "r-9a").await;
     standin.expire_all_tokens();
 
-    let answer = lost(&app, "alice@contoso.com", "r-9").await;
+    let answer = app.send_lost("alice@contoso.com", "r-9").await;
 
     assert_eq!(answer.body["outcome"], "revoked", "{}", answer.raw);
     assert_eq!(standin.token_requests(), 2);
@@ -228,7 +225,7 @@ async fn graph_403_is_denied_500_without_retrying() {
     standin.fail_next("alice@contoso.com", vec![Fault::Forbidden]);
     let app = spawn_graph_app(Setup::default(), &standin).await;
 
-    let answer = lost(&app, "alice@contoso.com", "r-10").await;
+    let answer = app.send_lost("alice@contoso.com", "r-10").await;
 
     assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(answer.body["outcome"], "denied");
@@ -241,7 +238,7 @@ async fn graph_404_is_user_not_found_422() {
     standin.fail_next("ghost@contoso.com", vec![Fault::NotFound]);
     let app = spawn_graph_app(Setup::default(), &standin).await;
 
-    let answer = lost(&app, "ghost@contoso.com", "r-11").await;
+    let answer = app.send_lost("ghost@contoso.com", "r-11").await;
 
     assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(answer.body["outcome"], "user_not_found");
@@ -253,7 +250,7 @@ async fn a_rotated_client_secret_is_picked_up_after_invalid_client() {
     // Arrange: the function has cached the old secret; Entra and the secret now hold a new one.
     let standin = standin().await;
     let app = spawn_graph_app(Setup::default(), &standin).await;
-    lost(&app, "warmup@contoso.com", "r-12a").await;
+    app.send_lost("warmup@contoso.com", "r-12a").await;
     standin.set_client_secrets(vec!["rotated-client-secret-value".into()]);
     standin.expire_all_tokens();
     let mut rotated = test_secret();
@@ -261,7 +258,7 @@ async fn a_rotated_client_secret_is_picked_up_after_invalid_client() {
     put_secret(&app.secret_name, &rotated.to_string()).await;
 
     // Act
-    let answer = lost(&app, "alice@contoso.com", "r-12").await;
+    let answer = app.send_lost("alice@contoso.com", "r-12").await;
 
     // Assert: one refusal (invalid_client), one refetch, one success.
     assert_eq!(answer.body["outcome"], "revoked", "{}", answer.raw);
@@ -282,7 +279,7 @@ async fn credentials_entra_keeps_refusing_are_denied_500_after_one_refetch() {
     standin.set_client_secrets(vec!["something-else".into()]);
     let app = spawn_graph_app(Setup::default(), &standin).await;
 
-    let answer = lost(&app, "alice@contoso.com", "r-13").await;
+    let answer = app.send_lost("alice@contoso.com", "r-13").await;
 
     assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(answer.body["outcome"], "denied");
@@ -300,7 +297,7 @@ async fn an_unavailable_token_endpoint_is_retried_inside_the_deadline() {
     standin.fail_token_next(vec![TokenFault::ServiceUnavailable]);
     let app = spawn_graph_app(env(&[("INLINE_DEADLINE_MS", "3000")]), &standin).await;
 
-    let answer = lost(&app, "alice@contoso.com", "r-14").await;
+    let answer = app.send_lost("alice@contoso.com", "r-14").await;
 
     assert_eq!(answer.body["outcome"], "revoked", "{}", answer.raw);
     assert_eq!(standin.token_requests(), 2);
@@ -324,7 +321,9 @@ async fn the_token_scope_follows_entra_cloud() {
         .await
         .unwrap();
         let app = spawn_graph_app(env(&[("ENTRA_CLOUD", cloud)]), &standin).await;
-        let answer = lost(&app, "alice@contoso.com", &format!("r-15-{cloud}")).await;
+        let answer = app
+            .send_lost("alice@contoso.com", &format!("r-15-{cloud}"))
+            .await;
         assert_eq!(answer.body["outcome"], expected, "{cloud}: {}", answer.raw);
     }
 }
@@ -340,7 +339,7 @@ async fn guest_and_dollar_upns_address_exactly_that_user() {
     .iter()
     .enumerate()
     {
-        let answer = lost(&app, upn, &format!("r-16-{i}")).await;
+        let answer = app.send_lost(upn, &format!("r-16-{i}")).await;
         assert_eq!(answer.body["outcome"], "revoked", "{upn}: {}", answer.raw);
     }
     let revoked = standin.revocations();
@@ -372,7 +371,7 @@ async fn hostile_upns_are_refused_before_any_graph_call() {
     .iter()
     .enumerate()
     {
-        let answer = lost(&app, upn, &format!("r-17-{i}")).await;
+        let answer = app.send_lost(upn, &format!("r-17-{i}")).await;
         assert_eq!(
             answer.status,
             StatusCode::BAD_REQUEST,
@@ -390,7 +389,7 @@ async fn hostile_upns_are_refused_before_any_graph_call() {
 async fn dry_run_never_reaches_entra_or_graph() {
     let standin = standin().await;
     let app = spawn_graph_app(env(&[("DRY_RUN", "true")]), &standin).await;
-    let answer = lost(&app, "alice@contoso.com", "r-18").await;
+    let answer = app.send_lost("alice@contoso.com", "r-18").await;
     assert_eq!(answer.body["outcome"], "dry_run");
     assert_eq!(standin.token_requests(), 0);
     assert!(standin.graph_calls().is_empty());
