@@ -8,16 +8,17 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 
 /// Loads the SDK configuration from the Lambda environment (region, credentials, and the
-/// `AWS_ENDPOINT_URL_*` overrides local runs use). Jamf Pro waits 2 s for an answer: a cold
-/// Secrets Manager read or an SQS send must fit well inside that.
-pub async fn sdk_config() -> SdkConfig {
+/// `AWS_ENDPOINT_URL_*` overrides local runs use), sending through `http`. Jamf Pro waits 2 s
+/// for an answer: a cold Secrets Manager read or an SQS send must fit well inside that.
+pub async fn sdk_config(http: reqwest::Client) -> SdkConfig {
     let timeouts = TimeoutConfig::builder()
-        .connect_timeout(Duration::from_millis(500))
+        .connect_timeout(crate::transport::CONNECT_TIMEOUT)
         .operation_attempt_timeout(Duration::from_millis(800))
         .operation_timeout(Duration::from_millis(1500))
         .build();
     aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(timeouts)
+        .http_client(crate::transport::aws_http_client(http))
         .load()
         .await
 }

@@ -16,6 +16,7 @@ pub mod revoke;
 pub mod sample_events;
 pub mod secrets;
 pub mod signature;
+pub mod transport;
 pub mod wiring;
 
 /// The current Unix time in whole seconds (0 before 1970): the clock of signed timestamps

@@ -3,7 +3,6 @@
 //! token client, on one HTTP client.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use aws_config::SdkConfig;
 
@@ -36,7 +35,10 @@ impl Wiring {
     /// is only logged, and the read is retried per request.
     pub async fn from_env() -> Result<Self, InitError> {
         let config = Config::from_env()?;
-        let aws = crate::aws::sdk_config().await;
+        // One HTTP client for AWS, Entra and Graph; each Graph request also gets the
+        // deadline's remainder.
+        let http = crate::transport::http_client()?;
+        let aws = crate::aws::sdk_config(http.clone()).await;
         let secrets = Arc::new(SecretStore::new(
             aws_sdk_secretsmanager::Client::new(&aws),
             config.credentials_secret_id.clone(),
@@ -45,11 +47,6 @@ impl Wiring {
         if let Err(e) = secrets.get().await {
             tracing::warn!(error = %e, "could not read the secret at init");
         }
-        // One HTTP client for Entra and Graph; each request also gets the deadline's remainder.
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_millis(500))
-            .user_agent(concat!("lost-device-revoker/", env!("CARGO_PKG_VERSION")))
-            .build()?;
         let tokens = TokenClient::new(
             http.clone(),
             config.authority_url.clone(),

@@ -66,10 +66,13 @@ pub fn moto_url() -> String {
 }
 
 /// The SDK configuration every test client shares: a region, dummy credentials, a 5 s
-/// timeout. The real SDK and wire protocol, never real AWS: each client names its endpoint.
+/// timeout, and the function's own HTTP client and SDK adapter (`revoker::transport`). The
+/// real SDK and wire protocol, never real AWS: each client names its endpoint.
 fn test_sdk_config() -> aws_config::SdkConfig {
+    let http = revoker::transport::http_client().expect("the HTTP client builds");
     aws_config::SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
+        .http_client(revoker::transport::aws_http_client(http))
         .region(Region::new("us-east-1"))
         .credentials_provider(
             aws_sdk_secretsmanager::config::SharedCredentialsProvider::new(Credentials::new(
@@ -252,10 +255,7 @@ pub async fn spawn_graph_app(mut setup: Setup, standin: &standin::Standin) -> Te
 
 /// The production Graph client (and its token client) for `config`, as the binaries build it.
 pub fn graph_client(config: &Config, store: &Arc<SecretStore>) -> GraphClient {
-    let http = reqwest::Client::builder()
-        .connect_timeout(Duration::from_millis(500))
-        .build()
-        .unwrap();
+    let http = revoker::transport::http_client().expect("the HTTP client builds");
     let tokens = TokenClient::new(
         http.clone(),
         config.authority_url.clone(),
