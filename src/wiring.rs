@@ -27,6 +27,8 @@ pub enum InitError {
     Config(#[from] ConfigError),
     #[error("cannot build the HTTP client: {0}")]
     Http(#[from] reqwest::Error),
+    #[error(transparent)]
+    AwsCredentials(#[from] crate::aws::NoCredentials),
 }
 
 impl Wiring {
@@ -35,10 +37,19 @@ impl Wiring {
     /// is only logged, and the read is retried per request.
     pub async fn from_env() -> Result<Self, InitError> {
         let config = Config::from_env()?;
+        // What this instance will do, logged once (the configuration holds no secret).
+        tracing::info!(
+            graph_url = %config.graph_url,
+            action = config.revoke_action.name(),
+            dry_run = config.dry_run,
+            retry_queue = config.retry_queue_url.is_some(),
+            protected_users = config.protected_users.len(),
+            "configured"
+        );
         // One HTTP client for AWS, Entra and Graph; each Graph request also gets the
         // deadline's remainder.
         let http = crate::transport::http_client()?;
-        let aws = crate::aws::sdk_config(http.clone()).await;
+        let aws = crate::aws::sdk_config(http.clone()).await?;
         let secrets = Arc::new(SecretStore::new(
             aws_sdk_secretsmanager::Client::new(&aws),
             config.credentials_secret_id.clone(),

@@ -7,4 +7,5 @@ mod helpers;
 mod logs;
 mod revocation;
 mod secrets;
+mod startup;
 mod webhook;
