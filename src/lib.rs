@@ -9,6 +9,7 @@ pub mod entra;
 pub mod graph;
 pub mod ingress;
 mod json_fields;
+pub mod logging;
 pub mod mdm;
 pub mod queue;
 pub mod retry;

@@ -11,7 +11,7 @@ use revoker::wiring::Wiring;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    revoker::logging::init();
     let wiring = Wiring::from_env()
         .await
         .inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;

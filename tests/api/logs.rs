@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex, Once};
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use crate::durability::{Queues, deliver_batch, outage_for, retry_decider, webhook};
+use crate::durability::{
+    Queues, deliver_batch, outage_for, retry_decider, standin_config, webhook,
+};
 use crate::helpers::*;
 use crate::webhook::{jamf_command_body, jamf_smart_group_body};
 
@@ -269,4 +271,48 @@ async fn handler_logs_contain_no_secret_token_or_signature() {
             "a presented credential was logged"
         );
     }
+}
+
+/// The captured lines at INFO or above (the text format: timestamp, level, ...).
+fn info_and_above(capture: &Arc<Mutex<Vec<u8>>>) -> Vec<String> {
+    let logs = String::from_utf8(std::mem::take(&mut *capture.lock().unwrap())).unwrap();
+    logs.lines()
+        .filter(|l| matches!(l.split_whitespace().nth(1), Some("INFO" | "WARN" | "ERROR")))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_revoked_user_costs_one_info_line_and_a_graph_refusal_is_logged_with_its_ids() {
+    let standin = standin::Standin::start(standin_config(), 0).await.unwrap();
+    let app = spawn_graph_app(Setup::default(), &standin).await;
+    app.send_lost("warm-up@contoso.com", "one-line-0").await;
+    standin.fail_next(
+        "bob@contoso.com",
+        vec![standin::Fault::ServiceUnavailable {
+            retry_after: Some(0),
+        }],
+    );
+    let capture = capture_this_thread();
+
+    let alice = app.send_lost("alice@contoso.com", "one-line-1").await;
+    let alice_lines = info_and_above(&capture);
+    let bob = app.send_lost("bob@contoso.com", "one-line-2").await;
+    let bob_lines = info_and_above(&capture);
+
+    assert_eq!(alice.body["outcome"], "revoked");
+    assert_eq!(alice_lines.len(), 1, "{alice_lines:#?}");
+    assert!(alice_lines[0].contains("sessions revoked"));
+    assert_eq!(bob.body["outcome"], "revoked", "the 503 was retried");
+    let refusal = bob_lines
+        .iter()
+        .find(|l| l.contains("Graph answered"))
+        .expect("the 503 is logged at INFO");
+    assert!(refusal.contains("status=503"), "{refusal}");
+    assert!(refusal.contains("request_id=") && refusal.contains("client_request_id="));
+    assert_eq!(
+        bob_lines.len(),
+        2,
+        "the refusal and the audit line: {bob_lines:#?}"
+    );
 }

@@ -7,17 +7,11 @@ use lambda_http::http::StatusCode;
 use serde_json::json;
 use standin::{Fault, Standin, TokenFault};
 
+use crate::durability::standin_config;
 use crate::helpers::*;
 
 const CERT: &str = include_str!("../fixtures/test-app-cert.pem");
 const KEY: &str = include_str!("../fixtures/test-app-key.pem");
-
-fn standin_config() -> standin::Config {
-    standin::Config {
-        client_secrets: vec![CLIENT_SECRET.to_owned()],
-        ..standin::Config::default()
-    }
-}
 
 async fn standin() -> Standin {
     Standin::start(standin_config(), 0).await.unwrap()
