@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use lambda_http::http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
-use serde_json::{Value, json};
+use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::config::Config;
@@ -111,7 +111,7 @@ pub async fn handle<R: Revoker, Q: RetryQueue>(app: &App<R, Q>, req: Request) ->
     let segment = last_segment(req.uri().path()).to_owned();
     let result = route(app, &segment, &req).await;
     match result {
-        Ok(Reply::Health) => respond(StatusCode::OK, envelope("healthy", None, Vec::new())),
+        Ok(Reply::Health) => respond(StatusCode::OK, &Envelope::new("healthy")),
         Ok(Reply::Report(report)) => report_response(&report),
         Err(e) => {
             e.log(&segment);
@@ -168,27 +168,56 @@ async fn route<R: Revoker, Q: RetryQueue>(
     ))
 }
 
-fn envelope(outcome: &str, event_id: Option<&str>, results: Vec<Value>) -> Value {
-    json!({ "outcome": outcome, "event_id": event_id, "results": results })
+/// Every answer's body (DESIGN §5): `{"outcome", "event_id", "results": [{"user", "outcome"}]}`,
+/// plus `error` when the request was refused.
+#[derive(Debug, Serialize)]
+struct Envelope<'a> {
+    outcome: &'a str,
+    event_id: Option<&'a str>,
+    results: Vec<UserResult<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct UserResult<'a> {
+    user: &'a str,
+    outcome: &'a str,
+}
+
+impl<'a> Envelope<'a> {
+    fn new(outcome: &'a str) -> Self {
+        Self {
+            outcome,
+            event_id: None,
+            results: Vec::new(),
+            error: None,
+        }
+    }
 }
 
 fn report_response(report: &Report) -> Response<Body> {
-    let results = report
-        .results
-        .iter()
-        .map(|r| json!({ "user": r.user.as_str(), "outcome": r.outcome.as_str() }))
-        .collect();
-    let event_id = report.event_id.as_ref().map(|id| id.as_str());
-    respond(
-        report.status(),
-        envelope(report.outcome_str(), event_id, results),
-    )
+    let envelope = Envelope {
+        event_id: report.event_id.as_ref().map(|id| id.as_str()),
+        results: report
+            .results
+            .iter()
+            .map(|r| UserResult {
+                user: r.user.as_str(),
+                outcome: r.outcome.as_str(),
+            })
+            .collect(),
+        ..Envelope::new(report.outcome_str())
+    };
+    respond(report.status(), &envelope)
 }
 
 fn error_response(e: &IngressError) -> Response<Body> {
-    let mut body = envelope(e.outcome(), None, Vec::new());
-    body["error"] = Value::String(e.public_message());
-    let mut response = respond(e.status(), body);
+    let envelope = Envelope {
+        error: Some(e.public_message()),
+        ..Envelope::new(e.outcome())
+    };
+    let mut response = respond(e.status(), &envelope);
     if let IngressError::MethodNotAllowed { allow } = e {
         response
             .headers_mut()
@@ -197,8 +226,10 @@ fn error_response(e: &IngressError) -> Response<Body> {
     response
 }
 
-fn respond(status: StatusCode, body: Value) -> Response<Body> {
-    let mut response = Response::new(Body::Text(body.to_string()));
+fn respond(status: StatusCode, envelope: &Envelope<'_>) -> Response<Body> {
+    // Serializing string slices and a derived struct into a Vec cannot fail.
+    let body = serde_json::to_string(envelope).unwrap_or_default();
+    let mut response = Response::new(Body::Text(body));
     *response.status_mut() = status;
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -210,6 +241,36 @@ fn respond(status: StatusCode, body: Value) -> Response<Body> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn body_of(response: &Response<Body>) -> serde_json::Value {
+        serde_json::from_slice(response.body().as_ref()).expect("a JSON body")
+    }
+
+    #[test]
+    fn refusals_carry_the_contract_fields_and_a_message() {
+        let response = error_response(&IngressError::PayloadTooLarge { limit: 10 });
+
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            HeaderValue::from_static("application/json")
+        );
+        assert_eq!(
+            body_of(&response),
+            serde_json::json!({"outcome": "payload_too_large", "event_id": null, "results": [],
+                               "error": "body is larger than 10 bytes"})
+        );
+    }
+
+    #[test]
+    fn answers_without_an_error_have_no_error_field() {
+        let body = body_of(&respond(StatusCode::OK, &Envelope::new("healthy")));
+
+        assert_eq!(
+            body,
+            serde_json::json!({"outcome": "healthy", "event_id": null, "results": []})
+        );
+    }
 
     #[test]
     fn server_errors_keep_their_detail_out_of_the_response() {
