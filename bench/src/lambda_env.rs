@@ -36,6 +36,10 @@ pub fn environment(
             "AWS_LAMBDA_LOG_STREAM_NAME",
             format!("2026/11/21/[$LATEST]{stream}"),
         ),
+        // template.yaml's LoggingConfig (LogFormat JSON, ApplicationLogLevel INFO), which
+        // Lambda passes to the runtime as these two variables.
+        ("AWS_LAMBDA_LOG_FORMAT", "JSON".to_owned()),
+        ("AWS_LAMBDA_LOG_LEVEL", "INFO".to_owned()),
         ("AWS_REGION", REGION.to_owned()),
         ("AWS_DEFAULT_REGION", REGION.to_owned()),
         ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
@@ -72,5 +76,6 @@ mod tests {
         assert_eq!(get("LAMBDA_TASK_ROOT"), Some("/opt/fn"));
         assert_eq!(get("CREDENTIALS_SECRET_ID"), Some("s"));
         assert_eq!(get("AWS_REGION"), Some(REGION));
+        assert_eq!(get("AWS_LAMBDA_LOG_FORMAT"), Some("JSON"));
     }
 }
