@@ -9,6 +9,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD as B64URL};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use reqwest::header::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -207,16 +208,32 @@ struct ErrorReply {
     correlation_id: String,
 }
 
-/// A bearer token and the cache generation it came from (to invalidate exactly it).
+/// A bearer token, as the `Authorization` header value every Graph call sends, and the cache
+/// generation it came from (to invalidate exactly it). The header is built once per token,
+/// not per request (an Entra token is 1–3 KB), and is marked sensitive: its `Debug` form, and
+/// any HTTP-level logging of it, shows no value.
 #[derive(Clone)]
 pub struct AccessToken {
-    value: Arc<SecretString>,
+    authorization: HeaderValue,
     generation: u64,
 }
 
 impl AccessToken {
-    pub fn secret(&self) -> &str {
-        self.value.expose_secret()
+    fn new(token: &SecretString, generation: u64) -> Result<Self, EntraError> {
+        let mut authorization = HeaderValue::try_from(format!("Bearer {}", token.expose_secret()))
+            .map_err(|_| {
+                EntraError::Unavailable("the issued token is not a valid header value".into())
+            })?;
+        authorization.set_sensitive(true);
+        Ok(Self {
+            authorization,
+            generation,
+        })
+    }
+
+    /// `Bearer <token>`.
+    pub fn authorization(&self) -> &HeaderValue {
+        &self.authorization
     }
 }
 
@@ -278,10 +295,7 @@ impl TokenClient {
         }
         let (value, lifetime) = self.fetch(deadline).await?;
         cache.0 += 1;
-        let token = AccessToken {
-            value: Arc::new(value),
-            generation: cache.0,
-        };
+        let token = AccessToken::new(&value, cache.0)?;
         let margin = REFRESH_MARGIN.min(lifetime / 2);
         cache.1 = Some(Cached {
             token: token.clone(),
@@ -418,6 +432,22 @@ mod tests {
 
     const CERT: &str = include_str!("../tests/fixtures/test-app-cert.pem");
     const KEY: &str = include_str!("../tests/fixtures/test-app-key.pem");
+
+    #[test]
+    fn an_access_token_is_a_sensitive_bearer_header_that_never_prints() {
+        let token = AccessToken::new(&SecretString::from("eyJ0eXAi.payload.sig"), 7).unwrap();
+
+        assert_eq!(token.authorization(), "Bearer eyJ0eXAi.payload.sig");
+        assert!(token.authorization().is_sensitive());
+        assert!(!format!("{token:?}").contains("eyJ"));
+        assert!(!format!("{:?}", token.authorization()).contains("eyJ"));
+    }
+
+    #[test]
+    fn a_token_that_cannot_be_a_header_is_not_used() {
+        let error = AccessToken::new(&SecretString::from("line\nbreak"), 1).unwrap_err();
+        assert!(error.is_transient());
+    }
 
     #[test]
     fn clouds_have_their_documented_hosts_and_scopes() {

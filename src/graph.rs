@@ -2,7 +2,8 @@
 //! deadline. 401 gets one fresh token; 429 and 5xx (and connection failures) are retried,
 //! honouring `Retry-After`, else with exponential backoff and jitter, while time remains.
 //! Status codes decide, never message text. Each call carries a fresh `client-request-id`,
-//! logged with Graph's `request-id`.
+//! logged with Graph's `request-id`. Every line names the user; the invocation's span (Lambda's
+//! `requestId`) ties it to the event's audit line, so no per-user span is opened.
 
 use std::time::Duration;
 
@@ -148,11 +149,15 @@ impl GraphClient {
         let token = match self.tokens.token(deadline).await {
             Ok(token) => token,
             Err(e) if e.is_transient() => {
-                tracing::warn!(error = %e, "no token yet");
+                tracing::warn!(error = %e, user = %user, "no token yet");
                 return Step::RetryAfter(None);
             }
             Err(e) => {
-                tracing::error!(error = %e, "cannot get a token: the function is misconfigured");
+                tracing::error!(
+                    error = %e,
+                    user = %user,
+                    "cannot get a token: the function is misconfigured"
+                );
                 return Step::Done(Revocation::Misconfigured);
             }
         };
@@ -161,7 +166,10 @@ impl GraphClient {
         let sent = self
             .http
             .post(url)
-            .bearer_auth(token.secret())
+            .header(
+                reqwest::header::AUTHORIZATION,
+                token.authorization().clone(),
+            )
             .header("client-request-id", &client_request_id)
             .header("return-client-request-id", "true")
             .header(reqwest::header::CONTENT_LENGTH, "0")
@@ -173,6 +181,7 @@ impl GraphClient {
             Err(e) => {
                 tracing::warn!(
                     client_request_id,
+                    user = %user,
                     timeout = e.is_timeout(),
                     connect = e.is_connect(),
                     "Graph call failed before an answer"
@@ -215,12 +224,13 @@ impl GraphClient {
                 Step::NewToken
             }
             StatusCode::UNAUTHORIZED => {
-                tracing::warn!("Graph refused a freshly issued token");
+                tracing::warn!(user = %user, "Graph refused a freshly issued token");
                 Step::RetryAfter(None)
             }
             StatusCode::FORBIDDEN => {
                 tracing::error!(
                     request_id,
+                    user = %user,
                     "Graph denied the revocation: the app lacks the application permission \
                      User.RevokeSessions.All or admin consent for it"
                 );
@@ -236,6 +246,7 @@ impl GraphClient {
                 tracing::error!(
                     status = other.as_u16(),
                     request_id,
+                    user = %user,
                     "Graph rejected the request; not retried inline"
                 );
                 Step::Done(Revocation::Misconfigured)
@@ -254,7 +265,6 @@ fn client_request_id() -> String {
 }
 
 impl Revoker for GraphClient {
-    #[tracing::instrument(skip_all, fields(event_id = %event.id, user = %user))]
     async fn revoke(
         &self,
         event: &LostDeviceEvent,
@@ -274,6 +284,8 @@ impl Revoker for GraphClient {
                     if Instant::now() + wait >= deadline {
                         tracing::warn!(
                             attempts = attempt,
+                            event_id = %event.id,
+                            user = %user,
                             "deadline reached; revocation still owed"
                         );
                         return Revocation::Transient;
