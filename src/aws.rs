@@ -25,8 +25,8 @@ pub async fn sdk_config(http: reqwest::Client) -> Result<SdkConfig, NoCredential
         .provide_credentials()
         .await
         .map_err(|_| NoCredentials)?;
+    // The connect timeout is the shared client's (`transport::CONNECT_TIMEOUT`).
     let timeouts = TimeoutConfig::builder()
-        .connect_timeout(crate::transport::CONNECT_TIMEOUT)
         .operation_attempt_timeout(Duration::from_millis(800))
         .operation_timeout(Duration::from_millis(1500))
         .build();

@@ -40,7 +40,10 @@ pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
 }
 
 /// `client` as the AWS SDK's HTTP client. The connect timeout is the client's own
-/// ([`CONNECT_TIMEOUT`]); the SDK's read timeout, when it sets one, bounds each request.
+/// ([`CONNECT_TIMEOUT`]), not the SDK's setting; the SDK's read timeout, when one is set,
+/// bounds each whole request. The SDK's attempt and operation timeouts and its retries work
+/// as with its own client. Its connection poisoning (dropping a connection after some
+/// transient errors) does not reach reqwest's pool.
 pub fn aws_http_client(client: reqwest::Client) -> SharedHttpClient {
     SharedHttpClient::new(SdkOverReqwest { client })
 }
@@ -82,18 +85,13 @@ impl Connector {
             .try_into_http1x()
             .map_err(|e| ConnectorError::user(e.into()))?
             .into_parts();
-        // Secrets Manager and SQS take small JSON or query bodies, always in memory. A
-        // streaming body is refused rather than sent empty.
-        let Some(body) = body.bytes().map(<[u8]>::to_vec) else {
-            return Err(ConnectorError::user(
-                "streaming request bodies are not supported".into(),
-            ));
-        };
+        // The SDK's body is sent as it is, read as it goes: the SDK wraps it to watch upload
+        // throughput, and a copy of its bytes would look like a stalled upload to that check.
         let mut sending = self
             .client
             .request(parts.method, parts.uri.to_string())
             .headers(parts.headers)
-            .body(body);
+            .body(reqwest::Body::wrap(body));
         if let Some(timeout) = self.read_timeout {
             sending = sending.timeout(timeout);
         }
@@ -109,10 +107,12 @@ impl Connector {
 }
 
 /// A timeout stays a timeout and a failed connect or read is I/O, so the SDK classifies and
-/// retries them as it would its own client's.
+/// retries them as it would its own client's; a request reqwest cannot build is not retried.
 fn connector_error(e: reqwest::Error) -> ConnectorError {
     if e.is_timeout() {
         ConnectorError::timeout(e.into())
+    } else if e.is_builder() {
+        ConnectorError::user(e.into())
     } else {
         ConnectorError::io(e.into())
     }
@@ -135,6 +135,9 @@ mod tests {
             // Headers, then as much body as Content-Length says.
             loop {
                 let n = socket.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    break;
+                }
                 seen.extend_from_slice(&buf[..n]);
                 let text = String::from_utf8_lossy(&seen).to_string();
                 if let Some(end) = text.find("\r\n\r\n") {
@@ -142,7 +145,7 @@ mod tests {
                         .lines()
                         .find_map(|l| l.strip_prefix("content-length: "))
                         .map_or(0, |v| v.trim().parse::<usize>().unwrap());
-                    if seen.len() >= end + 4 + length || n == 0 {
+                    if seen.len() >= end + 4 + length {
                         break;
                     }
                 }
@@ -201,6 +204,72 @@ mod tests {
             .unwrap()
             .into_bytes();
         assert_eq!(&body[..], b"{\"a\":\"reply\"}");
+    }
+
+    /// A real SDK call through the adapter: SigV4 signs the request before it reaches reqwest,
+    /// so every signed header must arrive once and unchanged, and the body in full.
+    #[tokio::test]
+    async fn an_sdk_signed_request_arrives_with_every_signed_header_once_and_its_body() {
+        use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
+        let (url, served) = one_exchange(
+            "HTTP/1.1 400 Bad Request\r\ncontent-type: application/x-amz-json-1.1\r\n\
+             content-length: 55\r\nconnection: close\r\n\r\n\
+             {\"__type\":\"ResourceNotFoundException\",\"message\":\"none\"}",
+        )
+        .await;
+        let config = aws_sdk_secretsmanager::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("AKIDTEST", "test-key", None, None, "test"))
+            .endpoint_url(&url)
+            .retry_config(aws_sdk_secretsmanager::config::retry::RetryConfig::disabled())
+            .http_client(aws_http_client(http_client().unwrap()))
+            .build();
+        let client = aws_sdk_secretsmanager::Client::from_conf(config);
+
+        let error = client
+            .get_secret_value()
+            .secret_id("s")
+            .send()
+            .await
+            .expect_err("the server says there is no such secret");
+
+        assert_eq!(
+            aws_sdk_secretsmanager::error::ProvideErrorMetadata::code(&error),
+            Some("ResourceNotFoundException")
+        );
+        let seen = served.await.unwrap();
+        let (head, body) = seen.split_once("\r\n\r\n").unwrap();
+        assert_eq!(body, r#"{"SecretId":"s"}"#);
+        let headers: Vec<(String, String)> = head
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_once(": "))
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.to_owned()))
+            .collect();
+        let authorization = &headers
+            .iter()
+            .find(|(k, _)| k == "authorization")
+            .unwrap()
+            .1;
+        let signed = authorization
+            .split("SignedHeaders=")
+            .nth(1)
+            .and_then(|rest| rest.split(',').next())
+            .unwrap();
+        for name in signed.split(';') {
+            let count = headers.iter().filter(|(k, _)| k == name).count();
+            assert_eq!(
+                count, 1,
+                "signed header {name} arrived {count} times: {head}"
+            );
+        }
+        let length = &headers
+            .iter()
+            .find(|(k, _)| k == "content-length")
+            .unwrap()
+            .1;
+        assert_eq!(length, &body.len().to_string());
     }
 
     #[tokio::test]
