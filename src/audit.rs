@@ -3,7 +3,7 @@
 //! identifiers and outcomes only: never a secret, token or signature.
 
 use crate::domain::{Device, EventId, LostDeviceEvent, Owner, Source};
-use crate::revoke::UserOutcome;
+use crate::revoke::{GraphReceipt, UserOutcome};
 
 fn device_labels(devices: &[Device]) -> String {
     devices
@@ -22,17 +22,25 @@ pub struct Attempt {
     pub returned: bool,
 }
 
-/// One user's outcome for one event. Refusals and failures are raised above INFO. `attempt`
-/// is set when the retry function acted, `None` inline.
+/// One user's outcome for one event. Refusals and failures are raised above INFO. A revoked
+/// user's line carries the Graph call's ids (`receipt`). `attempt` is set when the retry
+/// function acted, `None` inline.
 pub fn user_decision(
     event: &LostDeviceEvent,
     owner: &Owner,
     outcome: UserOutcome,
+    receipt: Option<GraphReceipt>,
     attempt: Option<Attempt>,
 ) {
     let devices = device_labels(&owner.devices);
     let returned = attempt.is_some_and(|a| a.returned);
     let delivery = attempt.map(|a| a.delivery);
+    let graph_request_id = receipt
+        .and_then(|r| r.request_id)
+        .map(tracing::field::display);
+    let client_request_id = receipt
+        .and_then(|r| r.client_request_id)
+        .map(tracing::field::display);
     let message = if returned {
         "still owed: SQS delivers the job again, or moves it to the DLQ after the last attempt"
     } else {
@@ -49,6 +57,8 @@ pub fn user_decision(
                 device_serial = %devices,
                 user = %owner.user,
                 outcome = outcome.as_str(),
+                graph_request_id,
+                client_request_id,
                 delivery,
                 "{}", message
             )

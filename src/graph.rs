@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use crate::domain::{LostDeviceEvent, UserRef};
 use crate::entra::TokenClient;
-use crate::revoke::{Revocation, Revoker};
+use crate::revoke::{GraphReceipt, Revocation, Revoker};
 
 /// Which Graph action revokes the sessions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,7 +170,7 @@ impl GraphClient {
                 reqwest::header::AUTHORIZATION,
                 token.authorization().clone(),
             )
-            .header("client-request-id", &client_request_id)
+            .header("client-request-id", client_request_id.to_string())
             .header("return-client-request-id", "true")
             .header(reqwest::header::CONTENT_LENGTH, "0")
             .timeout(remaining)
@@ -180,7 +180,7 @@ impl GraphClient {
             Ok(r) => r,
             Err(e) => {
                 tracing::warn!(
-                    client_request_id,
+                    %client_request_id,
                     user = %user,
                     timeout = e.is_timeout(),
                     connect = e.is_connect(),
@@ -198,14 +198,14 @@ impl GraphClient {
             .to_owned();
         let wait = retry_after(&response);
         // Every answer is logged with Microsoft's ids for a support case. A success at DEBUG:
-        // the audit line that follows records it, and one INFO line per revoked user keeps a
-        // warm revocation's cost down.
+        // the audit line that follows records it, ids included, and one INFO line per revoked
+        // user keeps a warm revocation's cost down.
         macro_rules! answered {
             ($level:ident) => {
                 tracing::$level!(
                     status = status.as_u16(),
                     request_id,
-                    client_request_id,
+                    %client_request_id,
                     action = self.action.name(),
                     user = %user,
                     "Graph answered"
@@ -218,7 +218,10 @@ impl GraphClient {
             answered!(info);
         }
         match status {
-            s if s.is_success() => Step::Done(Revocation::Revoked),
+            s if s.is_success() => Step::Done(Revocation::Revoked(GraphReceipt {
+                request_id: uuid::Uuid::try_parse(&request_id).ok(),
+                client_request_id: Some(client_request_id),
+            })),
             StatusCode::UNAUTHORIZED if !fresh_token => {
                 self.tokens.invalidate(&token).await;
                 Step::NewToken
@@ -258,10 +261,8 @@ impl GraphClient {
 /// A fresh `client-request-id`: a version 4 GUID, the form Microsoft adopts as the request's
 /// correlation id. It must be unique, not secret, so the thread's fast generator serves,
 /// without a getrandom(2) system call per request.
-fn client_request_id() -> String {
-    uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes())
-        .into_uuid()
-        .to_string()
+fn client_request_id() -> uuid::Uuid {
+    uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes()).into_uuid()
 }
 
 impl Revoker for GraphClient {
@@ -307,15 +308,14 @@ mod tests {
 
     #[test]
     fn client_request_ids_are_distinct_version_4_guids() {
-        let ids: std::collections::HashSet<String> =
+        let ids: std::collections::HashSet<uuid::Uuid> =
             (0..1000).map(|_| client_request_id()).collect();
 
         assert_eq!(ids.len(), 1000);
         for id in &ids {
-            let parsed = uuid::Uuid::parse_str(id).expect("a GUID");
-            assert_eq!(parsed.get_version_num(), 4, "{id}");
-            assert_eq!(parsed.get_variant(), uuid::Variant::RFC4122, "{id}");
-            assert_eq!(id.len(), 36, "hyphenated form: {id}");
+            assert_eq!(id.get_version_num(), 4, "{id}");
+            assert_eq!(id.get_variant(), uuid::Variant::RFC4122, "{id}");
+            assert_eq!(id.to_string().len(), 36, "hyphenated form: {id}");
         }
     }
 

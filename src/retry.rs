@@ -120,6 +120,7 @@ async fn act_on<R: Revoker, Q: RetryQueue>(
         job.event(),
         owner,
         outcome,
+        decision.receipt(),
         Some(Attempt { delivery, returned }),
     );
     if returned {

@@ -15,11 +15,20 @@ use crate::audit;
 use crate::domain::{EventId, LostDeviceEvent, Owner, Parsed, Source, UserRef};
 use crate::queue::{RetryJob, RetryQueue, SqsQueue};
 
+/// Microsoft's ids for the Graph call that signed a user out, for the audit line: what a
+/// support case asks for, and what ties the line to Entra's own audit log. Both are GUIDs;
+/// a `request-id` that is not one is left out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GraphReceipt {
+    pub request_id: Option<uuid::Uuid>,
+    pub client_request_id: Option<uuid::Uuid>,
+}
+
 /// What the act step reports for one user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Revocation {
-    /// Entra accepted the revocation.
-    Revoked,
+    /// Entra accepted the revocation, in the call the receipt names.
+    Revoked(GraphReceipt),
     /// Entra has no such user.
     UserNotFound,
     /// Graph answered 403: the app lacks the permission or admin consent.
@@ -41,6 +50,14 @@ pub enum Decision {
 }
 
 impl Decision {
+    /// The Graph call's ids, when the user was revoked.
+    pub fn receipt(self) -> Option<GraphReceipt> {
+        match self {
+            Self::Acted(Revocation::Revoked(receipt)) => Some(receipt),
+            _ => None,
+        }
+    }
+
     /// Whether the revocation is still owed: the retry function hands such a job back to SQS
     /// (and so, after the last attempt, to the DLQ and its alarm) instead of deleting it.
     pub fn is_owed(self) -> bool {
@@ -126,7 +143,7 @@ impl From<Decision> for UserOutcome {
         match d {
             Decision::Protected => Self::Protected,
             Decision::DryRun => Self::DryRun,
-            Decision::Acted(Revocation::Revoked) => Self::Revoked,
+            Decision::Acted(Revocation::Revoked(_)) => Self::Revoked,
             Decision::Acted(Revocation::UserNotFound) => Self::UserNotFound,
             Decision::Acted(Revocation::Denied | Revocation::Misconfigured) => Self::Denied,
             Decision::Acted(Revocation::Transient) => Self::Failed,
@@ -386,11 +403,12 @@ impl<R: Revoker, Q: RetryQueue> Decider<R, Q> {
             Some(_) => deadline.checked_sub(ENQUEUE_RESERVE).unwrap_or(deadline),
             None => deadline,
         };
-        let outcome = match self.act(event, &owner.user, act_deadline).await {
+        let decision = self.act(event, &owner.user, act_deadline).await;
+        let outcome = match decision {
             Decision::Acted(Revocation::Transient) => self.enqueue(event, owner, deadline).await,
             decision => decision.into(),
         };
-        audit::user_decision(event, owner, outcome, None);
+        audit::user_decision(event, owner, outcome, decision.receipt(), None);
         UserResult {
             user: owner.user.clone(),
             outcome,
@@ -467,7 +485,7 @@ mod tests {
             self.answers
                 .iter()
                 .find(|(u, _)| *u == user.as_str())
-                .map_or(Revocation::Revoked, |(_, r)| *r)
+                .map_or(Revocation::Revoked(GraphReceipt::default()), |(_, r)| *r)
         }
     }
 
@@ -624,7 +642,7 @@ mod tests {
     #[tokio::test]
     async fn no_2xx_answer_leaves_a_user_neither_revoked_decided_nor_queued() {
         let answers = [
-            Revocation::Revoked,
+            Revocation::Revoked(GraphReceipt::default()),
             Revocation::UserNotFound,
             Revocation::Denied,
             Revocation::Misconfigured,
@@ -660,7 +678,7 @@ mod tests {
                     let first_ok = first.status().is_success();
                     if first_ok {
                         for (result, (user, answer)) in first.results.iter().zip(&per_user) {
-                            let acted = *answer == Revocation::Revoked;
+                            let acted = matches!(answer, Revocation::Revoked(_));
                             let decided = policy.dry_run
                                 || policy.protected_users.iter().any(|p| p.as_str() == *user);
                             let is_queued = queued.iter().any(|q| q == user);

@@ -15,7 +15,7 @@ use revoker::entra::TokenClient;
 use revoker::graph::GraphClient;
 use revoker::ingress::{self, App};
 use revoker::queue::SqsQueue;
-use revoker::revoke::{Revocation, Revoker};
+use revoker::revoke::{GraphReceipt, Revocation, Revoker};
 use revoker::secrets::{AppSecret, SecretStore};
 use serde_json::{Value, json};
 use tokio::time::Instant;
@@ -180,7 +180,7 @@ impl Revoker for RecordingRevoker {
         self.answers
             .get(user.as_str())
             .copied()
-            .unwrap_or(Revocation::Revoked)
+            .unwrap_or(Revocation::Revoked(GraphReceipt::default()))
     }
 }
 

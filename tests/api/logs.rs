@@ -283,7 +283,7 @@ fn info_and_above(capture: &Arc<Mutex<Vec<u8>>>) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn a_revoked_user_costs_one_info_line_and_a_graph_refusal_is_logged_with_its_ids() {
+async fn a_revoked_user_costs_one_info_line_with_graph_ids_and_a_refusal_gets_its_own() {
     let standin = standin::Standin::start(standin_config(), 0).await.unwrap();
     let app = spawn_graph_app(Setup::default(), &standin).await;
     app.send_lost("warm-up@contoso.com", "one-line-0").await;
@@ -302,7 +302,20 @@ async fn a_revoked_user_costs_one_info_line_and_a_graph_refusal_is_logged_with_i
 
     assert_eq!(alice.body["outcome"], "revoked");
     assert_eq!(alice_lines.len(), 1, "{alice_lines:#?}");
-    assert!(alice_lines[0].contains("sessions revoked"));
+    let audit = &alice_lines[0];
+    assert!(audit.contains("sessions revoked"));
+    // The audit line names the Graph call: the id the function sent and Graph's own.
+    let sent = standin
+        .revocations()
+        .into_iter()
+        .find(|r| r.user == "alice@contoso.com")
+        .and_then(|r| r.client_request_id)
+        .expect("the stand-in recorded alice's client-request-id");
+    assert!(
+        audit.contains(&format!("client_request_id={sent}")),
+        "{audit}"
+    );
+    assert!(audit.contains("graph_request_id="), "{audit}");
     assert_eq!(bob.body["outcome"], "revoked", "the 503 was retried");
     let refusal = bob_lines
         .iter()
