@@ -1,7 +1,7 @@
 //! The log subscriber both functions install first. It follows Lambda's advanced logging
-//! controls as `lambda_runtime`'s default subscriber does (`AWS_LAMBDA_LOG_FORMAT`,
-//! `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else INFO; no timestamp, CloudWatch adds its own),
-//! with two differences in JSON:
+//! controls as `lambda_runtime`'s default subscriber does: `AWS_LAMBDA_LOG_FORMAT`, and the
+//! level from `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else INFO, with `RUST_LOG`'s directives
+//! applied on top; no timestamp, CloudWatch adds its own. Two differences in JSON:
 //!
 //! - each line names its `target`, so `filter target = "audit"` selects exactly the audit
 //!   trail (the text format keeps it too);
@@ -10,8 +10,10 @@
 
 use std::str::FromStr;
 
+use tracing::Subscriber;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::fmt::MakeWriter;
 
 /// The format and level Lambda asks for, from the environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,36 +33,53 @@ impl LogSettings {
         )
     }
 
-    /// `format` as Lambda names it (`JSON` or `Text`), `level` as a tracing level; anything
-    /// unreadable falls back to text and INFO, as Lambda's own runtimes do.
+    /// `format` as Lambda names it (`JSON` or `Text`), `level` as Lambda or tracing names it
+    /// (Lambda's `FATAL` is tracing's ERROR); anything unreadable falls back to text and INFO,
+    /// as Lambda's own runtimes do.
     pub fn from_values(format: Option<&str>, level: Option<&str>) -> Self {
+        let level = match level {
+            Some(l) if l.eq_ignore_ascii_case("fatal") => Some(LevelFilter::ERROR),
+            Some(l) => LevelFilter::from_str(l).ok(),
+            None => None,
+        };
         Self {
             json: format.is_some_and(|f| f.eq_ignore_ascii_case("json")),
-            level: level
-                .and_then(|l| LevelFilter::from_str(l).ok())
-                .unwrap_or(LevelFilter::INFO),
+            level: level.unwrap_or(LevelFilter::INFO),
         }
     }
 }
 
-/// Installs the process-wide subscriber, writing to stdout. Call once, first thing in `main`.
+/// Installs the process-wide subscriber, writing to stdout. Call once, first thing in `main`;
+/// a subscriber already installed stays.
 pub fn init() {
-    let settings = LogSettings::from_env();
+    let _ = tracing::subscriber::set_global_default(subscriber(
+        LogSettings::from_env(),
+        std::io::stdout,
+    ));
+}
+
+/// The subscriber `settings` describe, writing to `writer`.
+pub fn subscriber<W>(settings: LogSettings, writer: W) -> Box<dyn Subscriber + Send + Sync>
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
     let filter = EnvFilter::builder()
         .with_default_directive(settings.level.into())
         .from_env_lossy();
     let builder = tracing_subscriber::fmt()
         .without_time()
         .with_env_filter(filter)
-        .with_writer(std::io::stdout);
+        .with_writer(writer);
     if settings.json {
-        builder
-            .json()
-            .with_current_span(false)
-            .with_span_list(true)
-            .init();
+        Box::new(
+            builder
+                .json()
+                .with_current_span(false)
+                .with_span_list(true)
+                .finish(),
+        )
     } else {
-        builder.init();
+        Box::new(builder.finish())
     }
 }
 
@@ -87,5 +106,67 @@ mod tests {
         let odd = LogSettings::from_values(Some("Text"), Some("loud"));
         assert!(!odd.json);
         assert_eq!(odd.level, LevelFilter::INFO);
+    }
+
+    #[test]
+    fn lambda_fatal_is_error() {
+        let settings = LogSettings::from_values(Some("JSON"), Some("FATAL"));
+        assert_eq!(settings.level, LevelFilter::ERROR);
+    }
+
+    #[derive(Clone, Default)]
+    struct Buffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buffer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'w> MakeWriter<'w> for Buffer {
+        type Writer = Buffer;
+        fn make_writer(&'w self) -> Buffer {
+            self.clone()
+        }
+    }
+
+    /// The shape the template's metric filters (`$.fields.outcome`) and the runbook's queries
+    /// (`target = "audit"`, Lambda's `requestId`) rely on.
+    #[test]
+    fn json_lines_carry_fields_target_and_the_span_list_once() {
+        let buffer = Buffer::default();
+        let settings = LogSettings::from_values(Some("JSON"), Some("INFO"));
+
+        tracing::subscriber::with_default(subscriber(settings, buffer.clone()), || {
+            let invocation = tracing::info_span!("Lambda runtime invoke", requestId = "r-1");
+            let _entered = invocation.enter();
+            tracing::info!(target: "audit", outcome = "revoked", "sessions revoked");
+            tracing::debug!("not at INFO");
+        });
+
+        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+            .collect();
+        assert_eq!(lines.len(), 1, "{text}");
+        let line = &lines[0];
+        assert_eq!(line["level"], "INFO");
+        assert_eq!(line["target"], "audit");
+        assert_eq!(line["fields"]["outcome"], "revoked");
+        assert_eq!(line["fields"]["message"], "sessions revoked");
+        assert_eq!(line["spans"][0]["requestId"], "r-1");
+        assert!(
+            line.get("span").is_none(),
+            "the span is written once: {text}"
+        );
+        assert!(
+            line.get("timestamp").is_none(),
+            "CloudWatch adds the time: {text}"
+        );
     }
 }
