@@ -17,13 +17,13 @@ use tracing_subscriber::fmt::MakeWriter;
 
 /// The format and level Lambda asks for, from the environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LogSettings {
-    pub json: bool,
-    pub level: LevelFilter,
+struct LogSettings {
+    json: bool,
+    level: LevelFilter,
 }
 
 impl LogSettings {
-    pub fn from_env() -> Self {
+    fn from_env() -> Self {
         Self::from_values(
             std::env::var("AWS_LAMBDA_LOG_FORMAT").ok().as_deref(),
             std::env::var("AWS_LAMBDA_LOG_LEVEL")
@@ -36,7 +36,7 @@ impl LogSettings {
     /// `format` as Lambda names it (`JSON` or `Text`), `level` as Lambda or tracing names it
     /// (Lambda's `FATAL` is tracing's ERROR); anything unreadable falls back to text and INFO,
     /// as Lambda's own runtimes do.
-    pub fn from_values(format: Option<&str>, level: Option<&str>) -> Self {
+    fn from_values(format: Option<&str>, level: Option<&str>) -> Self {
         let level = match level {
             Some(l) if l.eq_ignore_ascii_case("fatal") => Some(LevelFilter::ERROR),
             Some(l) => LevelFilter::from_str(l).ok(),
@@ -59,7 +59,7 @@ pub fn init() {
 }
 
 /// The subscriber `settings` describe, writing to `writer`.
-pub fn subscriber<W>(settings: LogSettings, writer: W) -> Box<dyn Subscriber + Send + Sync>
+fn subscriber<W>(settings: LogSettings, writer: W) -> Box<dyn Subscriber + Send + Sync>
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {

@@ -320,11 +320,6 @@ impl<R: Revoker, Q: RetryQueue> Decider<R, Q> {
         }
     }
 
-    /// The act seam.
-    pub fn revoker(&self) -> &R {
-        &self.revoker
-    }
-
     /// Turns a parsed event into per-user outcomes, acting where policy allows; the users of
     /// one event are acted on concurrently and share `deadline`.
     pub async fn decide(&self, source: &Source, parsed: Parsed, deadline: Instant) -> Report {
@@ -558,7 +553,7 @@ mod tests {
     }
 
     fn calls(d: &TestDecider) -> Vec<String> {
-        d.revoker().calls.lock().unwrap().clone()
+        d.revoker.calls.lock().unwrap().clone()
     }
 
     fn jobs(d: &TestDecider) -> Vec<String> {

@@ -23,7 +23,7 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
 
 /// How long a TCP + TLS connect may take, for every endpoint.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// Builds the instance's one HTTP client. Per-request deadlines are set by the callers.
 pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
@@ -322,7 +322,7 @@ mod tests {
     }
 
     #[test]
-    fn every_compiled_in_root_is_accepted() {
+    fn the_client_builds_from_the_compiled_in_roots() {
         assert!(webpki_root_certs::TLS_SERVER_ROOT_CERTS.len() > 100);
         http_client().expect("the roots parse and the client builds");
     }
