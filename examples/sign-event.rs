@@ -8,8 +8,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use revoker::sample_events::{self, SampleEventError};
-use revoker::secrets::AppSecret;
+use revoker::aws::secrets_manager::AppSecret;
+use revoker::dev::sample_events::{self, SampleEventError};
 
 fn main() -> ExitCode {
     match run() {

@@ -1,24 +1,18 @@
 //! Lost-device revoker: an AWS Lambda that signs the owner of a lost or stolen device out of
 //! Microsoft Entra ID. The crate is a library; `src/bin/*` are thin Lambda entry points.
 
-pub mod audit;
+pub mod auth;
 pub mod aws;
 pub mod config;
+pub mod dev;
 pub mod domain;
-pub mod entra;
-pub mod graph;
-pub mod ingress;
-mod json_fields;
+pub mod http;
 pub mod logging;
-pub mod mdm;
-pub mod queue;
+pub mod microsoft;
+pub mod payload;
 pub mod retry;
-pub mod revoke;
-pub mod sample_events;
-pub mod secrets;
-pub mod signature;
-pub mod transport;
-pub mod wiring;
+pub mod revocation;
+pub mod startup;
 
 /// The current Unix time in whole seconds (0 before 1970): the clock of signed timestamps
 /// and client assertions.

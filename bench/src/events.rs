@@ -5,9 +5,9 @@
 
 use std::sync::Arc;
 
+use revoker::aws::secrets_manager::AppSecret;
+use revoker::dev::sample_events;
 use revoker::domain::Source;
-use revoker::sample_events;
-use revoker::secrets::AppSecret;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -22,7 +22,7 @@ pub enum MakerError {
 }
 
 /// Makes signed lost-device events for users `bench-{label}-{n}@contoso.com`, signed for the
-/// `standard` source with the project's own signer (`revoker::sample_events`).
+/// `standard` source with the project's own signer (`revoker::dev::sample_events`).
 #[derive(Debug, Clone)]
 pub struct EventMaker {
     secret: Arc<AppSecret>,

@@ -6,8 +6,8 @@ use std::convert::Infallible;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use revoker::retry;
-use revoker::revoke::Decider;
-use revoker::wiring::Wiring;
+use revoker::revocation::Decider;
+use revoker::startup::Wiring;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {

@@ -3,9 +3,9 @@
 use std::convert::Infallible;
 
 use lambda_http::{Error, Request, run, service_fn};
-use revoker::ingress::{self, App};
-use revoker::queue::SqsQueue;
-use revoker::wiring::Wiring;
+use revoker::http::{self, App};
+use revoker::retry::queue::SqsQueue;
+use revoker::startup::Wiring;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -26,7 +26,7 @@ async fn main() -> Result<(), Error> {
     let app = App::new(wiring.config, wiring.secrets, wiring.graph, queue);
     let app = &app;
     run(service_fn(move |req: Request| async move {
-        Ok::<_, Infallible>(ingress::handle(app, req).await)
+        Ok::<_, Infallible>(http::handle(app, req).await)
     }))
     .await
 }

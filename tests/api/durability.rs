@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_http::http::StatusCode;
-use revoker::graph::GraphClient;
-use revoker::queue::RetryJob;
+use revoker::aws::secrets_manager::SecretStore;
+use revoker::microsoft::graph::GraphClient;
 use revoker::retry;
-use revoker::revoke::Decider;
-use revoker::secrets::SecretStore;
+use revoker::retry::queue::RetryJob;
+use revoker::revocation::Decider;
 use serde_json::{Value, json};
 use standin::{Fault, Standin};
 

@@ -65,7 +65,7 @@ fn the_sqs_sample_is_a_lambda_sqs_event_carrying_one_valid_job() {
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     assert_eq!(event.records.len(), 1);
     let body = event.records[0].body.as_deref().unwrap();
-    let job = revoker::queue::RetryJob::parse(body).unwrap();
+    let job = revoker::retry::queue::RetryJob::parse(body).unwrap();
     assert_eq!(job.owner().user.as_str(), "jdoe@contoso.com");
 }
 
@@ -114,7 +114,7 @@ async fn every_sample_event_gets_its_documented_outcome_with_the_demo_setup() {
         let mut event: Value =
             serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         // Timestamped schemes go stale: sign as the sign-event tool would.
-        let _ = revoker::sample_events::sign(&mut event, &app.secret, now());
+        let _ = revoker::dev::sample_events::sign(&mut event, &app.secret, now());
 
         let answer = app.send(&event).await;
 

@@ -9,14 +9,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
 use lambda_http::Request;
 use lambda_http::http::StatusCode;
+use revoker::aws::secrets_manager::{AppSecret, SecretStore};
 use revoker::config::Config;
 use revoker::domain::{LostDeviceEvent, UserRef};
-use revoker::entra::TokenClient;
-use revoker::graph::GraphClient;
-use revoker::ingress::{self, App};
-use revoker::queue::SqsQueue;
-use revoker::revoke::{GraphReceipt, Revocation, Revoker};
-use revoker::secrets::{AppSecret, SecretStore};
+use revoker::http::{self, App};
+use revoker::microsoft::graph::GraphClient;
+use revoker::microsoft::token::TokenClient;
+use revoker::retry::queue::SqsQueue;
+use revoker::revocation::{GraphReceipt, Revocation, Revoker};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -66,13 +66,13 @@ pub fn moto_url() -> String {
 }
 
 /// The SDK configuration every test client shares: a region, dummy credentials, a 5 s
-/// timeout, and the function's own HTTP client and SDK adapter (`revoker::transport`). The
+/// timeout, and the function's own HTTP client and SDK adapter (`revoker::aws::transport`). The
 /// real SDK and wire protocol, never real AWS: each client names its endpoint.
 fn test_sdk_config() -> aws_config::SdkConfig {
-    let http = revoker::transport::http_client().expect("the HTTP client builds");
+    let http = revoker::aws::transport::http_client().expect("the HTTP client builds");
     aws_config::SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
-        .http_client(revoker::transport::aws_http_client(http))
+        .http_client(revoker::aws::transport::aws_http_client(http))
         .region(Region::new("us-east-1"))
         .credentials_provider(
             aws_sdk_secretsmanager::config::SharedCredentialsProvider::new(Credentials::new(
@@ -255,7 +255,7 @@ pub async fn spawn_graph_app(mut setup: Setup, standin: &standin::Standin) -> Te
 
 /// The production Graph client (and its token client) for `config`, as the binaries build it.
 pub fn graph_client(config: &Config, store: &Arc<SecretStore>) -> GraphClient {
-    let http = revoker::transport::http_client().expect("the HTTP client builds");
+    let http = revoker::aws::transport::http_client().expect("the HTTP client builds");
     let tokens = TokenClient::new(
         http.clone(),
         config.authority_url.clone(),
@@ -354,7 +354,8 @@ pub fn to_request(event: &Value) -> Request {
 /// A POST to `path` carrying `body`, signed for its source with the test secret.
 pub fn signed_event<R>(app: &TestApp<R>, path: &str, body: &str) -> Value {
     let mut event = function_url_event("POST", path, body);
-    revoker::sample_events::sign(&mut event, &app.secret, now()).expect("source is configured");
+    revoker::dev::sample_events::sign(&mut event, &app.secret, now())
+        .expect("source is configured");
     event
 }
 
@@ -378,7 +379,7 @@ impl<R: Revoker> TestApp<R> {
     }
 
     pub async fn send(&self, event: &Value) -> Answer {
-        let response = ingress::handle(&self.app, to_request(event)).await;
+        let response = http::handle(&self.app, to_request(event)).await;
         let status = response.status();
         let allow = response
             .headers()

@@ -165,7 +165,7 @@ async fn handler_logs_contain_no_secret_token_or_signature() {
     events.push(forged);
     let mut stale =
         function_url_event("POST", "/standard", &lost_for("alice@contoso.com", "log-4"));
-    revoker::sample_events::sign(&mut stale, &app.secret, now() - 3600).unwrap();
+    revoker::dev::sample_events::sign(&mut stale, &app.secret, now() - 3600).unwrap();
     events.push(stale);
     let mut forged_basic = signed_event(&app, "/jamf-basic", "{}");
     let guess = base64::engine::general_purpose::STANDARD.encode("jamf:guessed-password-1");

@@ -2,13 +2,13 @@
 
 use std::time::Duration;
 
-use revoker::secrets::{ClientCredential, SecretError, SecretStore};
+use revoker::aws::secrets_manager::{ClientCredential, SecretError, SecretStore};
 use secrecy::ExposeSecret;
 use serde_json::json;
 
 use crate::helpers::*;
 
-fn client_secret_of(secret: &revoker::secrets::AppSecret) -> String {
+fn client_secret_of(secret: &revoker::aws::secrets_manager::AppSecret) -> String {
     match &secret.entra.credential {
         ClientCredential::Secret(s) => s.expose_secret().to_owned(),
         ClientCredential::Certificate { .. } => panic!("expected a client secret"),

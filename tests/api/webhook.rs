@@ -3,7 +3,7 @@
 
 use base64::Engine as _;
 use lambda_http::http::StatusCode;
-use revoker::revoke::Revocation;
+use revoker::revocation::Revocation;
 use serde_json::json;
 
 use crate::helpers::*;
@@ -209,7 +209,7 @@ async fn webhook_returns_401_for_stale_and_future_timestamps() {
         ("/relay", 900),
     ] {
         let mut event = function_url_event("POST", path, &body);
-        revoker::sample_events::sign(&mut event, &app.secret, now() + skew).unwrap();
+        revoker::dev::sample_events::sign(&mut event, &app.secret, now() + skew).unwrap();
         let answer = app.send(&event).await;
         assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{path} {skew}");
         assert!(answer.body["error"].as_str().unwrap().contains("timestamp"));

@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use aws_config::SdkConfig;
 
+use crate::aws::secrets_manager::SecretStore;
 use crate::config::{Config, ConfigError};
-use crate::entra::TokenClient;
-use crate::graph::GraphClient;
-use crate::secrets::SecretStore;
+use crate::microsoft::graph::GraphClient;
+use crate::microsoft::token::TokenClient;
 
 /// Built once per instance and shared by every invocation.
 #[derive(Debug)]
@@ -48,7 +48,7 @@ impl Wiring {
         );
         // One HTTP client for AWS, Entra and Graph; each Graph request also gets the
         // deadline's remainder.
-        let http = crate::transport::http_client()?;
+        let http = crate::aws::transport::http_client()?;
         let aws = crate::aws::sdk_config(http.clone()).await?;
         let secrets = Arc::new(SecretStore::new(
             aws_sdk_secretsmanager::Client::new(&aws),

@@ -12,8 +12,8 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use tokio::time::Instant;
 
 use crate::domain::{LostDeviceEvent, UserRef};
-use crate::entra::TokenClient;
-use crate::revoke::{GraphReceipt, Revocation, Revoker};
+use crate::microsoft::token::TokenClient;
+use crate::revocation::{GraphReceipt, Revocation, Revoker};
 
 /// Which Graph action revokes the sessions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

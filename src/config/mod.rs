@@ -5,10 +5,10 @@
 use std::time::Duration;
 
 use crate::domain::{UserRef, is_dns_domain};
-use crate::entra::Cloud;
-use crate::graph::RevokeAction;
-use crate::mdm::MdmOptions;
-use crate::revoke::Policy;
+use crate::microsoft::graph::RevokeAction;
+use crate::microsoft::token::Cloud;
+use crate::payload::MdmOptions;
+use crate::revocation::Policy;
 
 /// A variable that is missing or has a value the function cannot use.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -3,6 +3,8 @@
 //! retry queue live here; the act itself is the [`Revoker`] seam and the queue the
 //! [`RetryQueue`] seam, so this module never knows about tokens, HTTP or SQS.
 
+pub mod audit;
+
 use std::collections::{HashSet, VecDeque};
 use std::future::Future;
 use std::sync::Mutex;
@@ -11,9 +13,8 @@ use futures_util::{StreamExt, stream};
 use lambda_http::http::StatusCode;
 use tokio::time::Instant;
 
-use crate::audit;
 use crate::domain::{EventId, LostDeviceEvent, Owner, Parsed, Source, UserRef};
-use crate::queue::{RetryJob, RetryQueue, SqsQueue};
+use crate::retry::queue::{RetryJob, RetryQueue, SqsQueue};
 
 /// Microsoft's ids for the Graph call that signed a user out, for the audit line: what a
 /// support case asks for, and what ties the line to Entra's own audit log. Both are GUIDs;
@@ -525,9 +526,9 @@ mod tests {
     }
 
     impl RetryQueue for Queue {
-        async fn enqueue(&self, job: &RetryJob) -> Result<(), crate::queue::QueueError> {
+        async fn enqueue(&self, job: &RetryJob) -> Result<(), crate::retry::queue::QueueError> {
             if self.broken {
-                return Err(crate::queue::QueueError::from_description("refused"));
+                return Err(crate::retry::queue::QueueError::from_description("refused"));
             }
             self.jobs.lock().unwrap().push(job.owner().user.to_string());
             Ok(())

@@ -2,8 +2,9 @@
 //! Parsing never panics and never echoes a value from the body in an error: the sender is trusted
 //! to be who it says, not to send well-formed data, and errors end up in logs and responses.
 
+mod canonical;
 mod jamf;
-mod standard;
+pub(crate) mod json_fields;
 
 use serde_json::Value;
 
@@ -50,7 +51,7 @@ impl PayloadFormat {
 
 /// An authenticated body that is not a well-formed event: names the field and what was
 /// expected, never the value.
-pub use crate::json_fields::FieldError as PayloadError;
+pub use crate::payload::json_fields::FieldError as PayloadError;
 
 /// Raw (already authenticated) body bytes -> decision input.
 pub fn parse(
@@ -61,7 +62,7 @@ pub fn parse(
 ) -> Result<Parsed, PayloadError> {
     let json = read_json(body)?;
     match format {
-        PayloadFormat::Canonical => standard::parse(source, &json, opts),
+        PayloadFormat::Canonical => canonical::parse(source, &json, opts),
         PayloadFormat::Jamf => jamf::parse(source, &json, opts),
     }
 }

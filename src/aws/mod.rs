@@ -1,6 +1,9 @@
 //! The AWS side both functions share: one SDK configuration with timeouts that fit a webhook's
 //! time budget, and error descriptions that are safe to log.
 
+pub mod secrets_manager;
+pub mod transport;
+
 use std::time::Duration;
 
 use aws_config::environment::EnvironmentVariableCredentialsProvider;
@@ -33,7 +36,7 @@ pub async fn sdk_config(http: reqwest::Client) -> Result<SdkConfig, NoCredential
     Ok(aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(timeouts)
         .credentials_provider(credentials)
-        .http_client(crate::transport::aws_http_client(http))
+        .http_client(crate::aws::transport::aws_http_client(http))
         .load()
         .await)
 }

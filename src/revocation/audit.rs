@@ -3,7 +3,7 @@
 //! identifiers and outcomes only: never a secret, token or signature.
 
 use crate::domain::{Device, EventId, LostDeviceEvent, Owner, Source};
-use crate::revoke::{GraphReceipt, UserOutcome};
+use crate::revocation::{GraphReceipt, UserOutcome};
 
 fn device_labels(devices: &[Device]) -> String {
     devices

@@ -7,8 +7,8 @@ use serde_json::Value;
 
 use super::{MdmOptions, PayloadError, bounded, ignored, lost_event};
 use crate::domain::{Device, EventId, LossKind, Parsed, Source, UserRef};
-use crate::json_fields::Fields;
-use crate::json_fields::scalar_text;
+use crate::payload::json_fields::Fields;
+use crate::payload::json_fields::scalar_text;
 
 const SMART_GROUP_MOBILE: &str = "SmartGroupMobileDeviceMembershipChange";
 const SMART_GROUP_COMPUTER: &str = "SmartGroupComputerMembershipChange";
@@ -166,7 +166,7 @@ fn owned_device(entry: &Fields, user_domain: Option<&str>) -> (Option<UserRef>, 
 mod tests {
     use super::*;
     use crate::domain::LostDeviceEvent;
-    use crate::mdm::{PayloadFormat, parse as parse_body};
+    use crate::payload::{PayloadFormat, parse as parse_body};
 
     /// A SmartGroupMobileDeviceMembershipChange as Jamf Pro sends it: three devices joined the
     /// "Lost or Stolen iPads" group (Alice twice, once with a bare username), two left it.
@@ -661,7 +661,7 @@ mod tests {
 
     #[test]
     fn mutated_jamf_fixtures_never_panic_or_echo_values_in_errors() {
-        use crate::mdm::properties::assert_errors_never_echo_values;
+        use crate::payload::properties::assert_errors_never_echo_values;
         let options = opts(&["42"], Some("contoso.com"));
         assert_errors_never_echo_values(PayloadFormat::Jamf, SMART_GROUP_EVENT, &options);
         assert_errors_never_echo_values(PayloadFormat::Jamf, LOST_MODE_COMMAND_EVENT, &options);
@@ -669,7 +669,7 @@ mod tests {
 
     #[test]
     fn truncated_jamf_bodies_are_errors_naming_body() {
-        use crate::mdm::properties::assert_truncations_are_body_errors;
+        use crate::payload::properties::assert_truncations_are_body_errors;
         assert_truncations_are_body_errors(PayloadFormat::Jamf, LOST_MODE_COMMAND_EVENT);
     }
 }

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use crate::secrets::{ClientCredential, EntraCredentials, SecretError, SecretStore};
+use crate::aws::secrets_manager::{ClientCredential, EntraCredentials, SecretError, SecretStore};
 
 /// A Microsoft national cloud: where to sign in and which Graph the token is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -430,8 +430,8 @@ fn describe(e: &reqwest::Error) -> String {
 mod tests {
     use super::*;
 
-    const CERT: &str = include_str!("../tests/fixtures/test-app-cert.pem");
-    const KEY: &str = include_str!("../tests/fixtures/test-app-key.pem");
+    const CERT: &str = include_str!("../../tests/fixtures/test-app-cert.pem");
+    const KEY: &str = include_str!("../../tests/fixtures/test-app-key.pem");
 
     #[test]
     fn an_access_token_is_a_sensitive_bearer_header_that_never_prints() {

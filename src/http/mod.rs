@@ -10,13 +10,13 @@ use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use tokio::time::Instant;
 
+use crate::auth::AuthError;
+use crate::aws::secrets_manager::{SecretError, SecretStore};
 use crate::config::Config;
 use crate::domain::{Source, last_segment};
-use crate::mdm::{self, MdmOptions, PayloadError};
-use crate::queue::{RetryQueue, SqsQueue};
-use crate::revoke::{Decider, Report, Revoker};
-use crate::secrets::{SecretError, SecretStore};
-use crate::signature::AuthError;
+use crate::payload::{self, MdmOptions, PayloadError};
+use crate::retry::queue::{RetryQueue, SqsQueue};
+use crate::revocation::{Decider, Report, Revoker};
 
 /// Everything a request needs, built once per instance and borrowed per request.
 #[derive(Debug)]
@@ -161,7 +161,7 @@ async fn route<R: Revoker, Q: RetryQueue>(
         crate::unix_now(),
         app.config.signature_tolerance_secs,
     )?;
-    let parsed = mdm::parse(webhook.format, &source, verified.bytes(), &app.mdm)?;
+    let parsed = payload::parse(webhook.format, &source, verified.bytes(), &app.mdm)?;
     let deadline = started + app.config.inline_deadline;
     Ok(Reply::Report(
         app.decider.decide(&source, parsed, deadline).await,

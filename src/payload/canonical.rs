@@ -8,7 +8,7 @@ use time::format_description::well_known::Rfc3339;
 
 use super::{MdmOptions, PayloadError, bounded, ignored, lost_event};
 use crate::domain::{Device, EventId, LossKind, ObjectId, Parsed, Source, UserRef};
-use crate::json_fields::Fields;
+use crate::payload::json_fields::Fields;
 
 /// A canonical event (`{"type","id","timestamp","data":{"device","user"}}`) -> decision input.
 pub(super) fn parse(
@@ -104,7 +104,7 @@ fn device(data: &Fields) -> Result<Device, PayloadError> {
 mod tests {
     use super::*;
     use crate::domain::{LostDeviceEvent, Owner};
-    use crate::mdm::{PayloadFormat, parse as parse_body};
+    use crate::payload::{PayloadFormat, parse as parse_body};
 
     const GUID: &str = "6F1C2A1E-8F5B-4C1D-9E2A-0123456789AB";
 
@@ -336,7 +336,7 @@ mod tests {
 
     #[test]
     fn mutated_canonical_events_never_panic_or_echo_values_in_errors() {
-        use crate::mdm::properties::assert_errors_never_echo_values;
+        use crate::payload::properties::assert_errors_never_echo_values;
         let body = event_with_user(&format!(
             r#"{{"id":"{GUID}","upn":"alice@contoso.com","email":"alice@mail.contoso.com"}}"#
         ));
@@ -345,7 +345,7 @@ mod tests {
 
     #[test]
     fn truncated_canonical_bodies_are_errors_naming_body() {
-        use crate::mdm::properties::assert_truncations_are_body_errors;
+        use crate::payload::properties::assert_truncations_are_body_errors;
         assert_truncations_are_body_errors(PayloadFormat::Canonical, &event_with_user("{}"));
     }
 }

@@ -12,12 +12,12 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
+use crate::auth::{HmacAlgorithm, Scheme, SignatureEncoding};
 use crate::aws::describe_sdk_error;
 use crate::domain::{ObjectId, Source, is_dns_domain};
-use crate::entra::{CertificateCredential, CertificateError};
-use crate::json_fields::{FieldError, Fields};
-use crate::mdm::PayloadFormat;
-use crate::signature::{HmacAlgorithm, Scheme, SignatureEncoding};
+use crate::microsoft::token::{CertificateCredential, CertificateError};
+use crate::payload::PayloadFormat;
+use crate::payload::json_fields::{FieldError, Fields};
 
 /// The parsed secret.
 #[derive(Debug)]
@@ -240,7 +240,7 @@ fn parse_webhook_source(source: &Source, entry: &Fields<'_>) -> Result<WebhookSo
     .map_err(|e| {
         // Scheme errors are about the secrets list or the header name.
         let key = match e {
-            crate::signature::SchemeError::BadHeaderName => entry.path("header"),
+            crate::auth::SchemeError::BadHeaderName => entry.path("header"),
             _ => entry.path("secrets"),
         };
         format_err(key, e.to_string())
@@ -453,15 +453,15 @@ mod tests {
         let mut v = base();
         v.as_object_mut().unwrap().remove("client_secret");
         v["client_certificate"] = json!({
-            "certificate_pem": include_str!("../tests/fixtures/test-app-cert.pem"),
-            "private_key_pem": include_str!("../tests/fixtures/test-app-key.pem")
+            "certificate_pem": include_str!("../../tests/fixtures/test-app-cert.pem"),
+            "private_key_pem": include_str!("../../tests/fixtures/test-app-key.pem")
         });
         let s = parse(&v).unwrap();
         assert!(matches!(
             s.entra.credential,
             ClientCredential::Certificate(_)
         ));
-        let key_line = include_str!("../tests/fixtures/test-app-key.pem")
+        let key_line = include_str!("../../tests/fixtures/test-app-key.pem")
             .lines()
             .nth(1)
             .unwrap();

@@ -3,6 +3,8 @@
 //! failures, so SQS delivers them again after the visibility timeout and, after
 //! `maxReceiveCount`, moves them to the dead-letter queue (which raises an alarm).
 
+pub mod queue;
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
@@ -10,9 +12,9 @@ use futures_util::{StreamExt, stream};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::audit::{self, Attempt};
-use crate::queue::{RetryJob, RetryQueue};
-use crate::revoke::{Decider, Revoker, UserOutcome};
+use crate::retry::queue::{RetryJob, RetryQueue};
+use crate::revocation::audit::{self, Attempt};
+use crate::revocation::{Decider, Revoker, UserOutcome};
 
 /// How many messages of one batch are acted on at the same time.
 const CONCURRENT_MESSAGES: usize = 8;
