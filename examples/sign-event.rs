@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use revoker::aws::secrets_manager::AppSecret;
+use revoker::config::AppSecret;
 use revoker::dev::sample_events::{self, SampleEventError};
 
 fn main() -> ExitCode {

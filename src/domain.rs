@@ -41,12 +41,6 @@ fn check_text(raw: &str, max: usize) -> Result<&str, DomainError> {
     Ok(s)
 }
 
-/// The last non-empty segment of a request path, so API Gateway stages and custom prefixes
-/// route alike (`/prod/hooks/jamf` and `/jamf/` are both `jamf`).
-pub fn last_segment(path: &str) -> &str {
-    path.rsplit('/').find(|s| !s.is_empty()).unwrap_or("")
-}
-
 /// A webhook source: the last path segment of `POST /{source}`, and a key of the secret's
 /// `webhooks` map.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -390,14 +384,6 @@ mod tests {
                 .as_str(),
             "bob@fabrikam.com"
         );
-    }
-
-    #[test]
-    fn last_segment_ignores_stage_prefixes_and_trailing_slashes() {
-        assert_eq!(last_segment("/prod/webhooks/jamf"), "jamf");
-        assert_eq!(last_segment("/jamf/"), "jamf");
-        assert_eq!(last_segment("/"), "");
-        assert_eq!(last_segment(""), "");
     }
 
     #[test]

@@ -1,24 +1,28 @@
-//! The state both functions build once at init, before the first event: configuration, the
-//! AWS SDK configuration, the secret store (read once here), and the Graph client with its
-//! token client, on one HTTP client.
+//! Start-up: everything an instance builds once, before its first event, in one place that the
+//! binaries and the integration tests share, so the tests exercise the wiring that ships.
+//!
+//! [`Clients`] are the outbound clients (one HTTP client, and the AWS SDK clients sending
+//! through it); [`Instance::build`] makes the shared state from a [`Config`] and them; the
+//! webhook and the retry function each take their part of it. This is the one module that
+//! names the concrete adapters: Graph behind `Revoker`, SQS behind `RetryQueue`.
 
 use std::sync::Arc;
 
 use aws_config::SdkConfig;
 
-use crate::aws::secrets_manager::SecretStore;
+use crate::aws::{NoCredentials, SecretStore};
 use crate::config::{Config, ConfigError};
-use crate::microsoft::graph::GraphClient;
-use crate::microsoft::token::TokenClient;
+use crate::http::App;
+use crate::microsoft::{GraphClient, TokenClient};
+use crate::retry::SqsQueue;
+use crate::revocation::{Decider, Revoker};
 
-/// Built once per instance and shared by every invocation.
-#[derive(Debug)]
-pub struct Wiring {
-    pub config: Config,
-    pub aws: SdkConfig,
-    pub secrets: Arc<SecretStore>,
-    pub graph: GraphClient,
-}
+/// The production act step: Microsoft Graph, with the credentials from the secret.
+pub type Graph = GraphClient<SecretStore>;
+/// The webhook's state; tests may substitute the act step `R`.
+pub type WebhookApp<R = Graph> = App<R, SqsQueue>;
+/// The retry function's state: the same decisions, with no queue of its own.
+pub type RetryDecider = Decider<Graph, SqsQueue>;
 
 /// Why an instance could not start.
 #[derive(Debug, thiserror::Error)]
@@ -28,13 +32,51 @@ pub enum InitError {
     #[error("cannot build the HTTP client: {0}")]
     Http(#[from] reqwest::Error),
     #[error(transparent)]
-    AwsCredentials(#[from] crate::aws::NoCredentials),
+    AwsCredentials(#[from] NoCredentials),
 }
 
-impl Wiring {
-    /// Reads the environment and builds everything. The secret is read here, during Lambda's
-    /// init phase, so a cold start spends none of the sender's time budget on it; a failure
-    /// is only logged, and the read is retried per request.
+/// Every outbound client, built once. The binaries take them from the Lambda environment;
+/// tests point each at a local stand-in.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    /// The one HTTP client: Entra and Graph directly, AWS through the SDK's adapter.
+    pub http: reqwest::Client,
+    pub secrets_manager: aws_sdk_secretsmanager::Client,
+    /// Only where a retry queue is configured: building an SDK client costs cold-start CPU.
+    pub sqs: Option<aws_sdk_sqs::Client>,
+}
+
+impl Clients {
+    /// The AWS clients `config` needs, from `sdk`, with `http` for Entra and Graph.
+    pub fn new(http: reqwest::Client, sdk: &SdkConfig, config: &Config) -> Self {
+        Self {
+            http,
+            secrets_manager: aws_sdk_secretsmanager::Client::new(sdk),
+            sqs: config
+                .retry_queue_url
+                .as_ref()
+                .map(|_| aws_sdk_sqs::Client::new(sdk)),
+        }
+    }
+
+    /// From the Lambda environment: region, credentials and endpoint overrides.
+    pub async fn from_env(config: &Config) -> Result<Self, InitError> {
+        let http = crate::aws::http_client()?;
+        let sdk = crate::aws::sdk_config(http.clone()).await?;
+        Ok(Self::new(http, &sdk, config))
+    }
+}
+
+/// The state both functions share, built once per instance.
+#[derive(Debug)]
+pub struct Instance {
+    config: Config,
+    secrets: Arc<SecretStore>,
+    clients: Clients,
+}
+
+impl Instance {
+    /// What the binaries run: the configuration and clients from the environment.
     pub async fn from_env() -> Result<Self, InitError> {
         let config = Config::from_env()?;
         // What this instance will do, logged once (the configuration holds no secret).
@@ -46,30 +88,77 @@ impl Wiring {
             protected_users = config.protected_users.len(),
             "configured"
         );
-        // One HTTP client for AWS, Entra and Graph; each Graph request also gets the
-        // deadline's remainder.
-        let http = crate::aws::transport::http_client()?;
-        let aws = crate::aws::sdk_config(http.clone()).await?;
+        let clients = Clients::from_env(&config).await?;
+        Ok(Self::build(config, clients).await)
+    }
+
+    /// Builds the shared state. The secret is read here, during Lambda's init phase, so a
+    /// cold start spends none of the sender's time budget on it; a failure is only logged,
+    /// and the read is retried per request.
+    pub async fn build(config: Config, clients: Clients) -> Self {
         let secrets = Arc::new(SecretStore::new(
-            aws_sdk_secretsmanager::Client::new(&aws),
+            clients.secrets_manager.clone(),
             config.credentials_secret_id.clone(),
             config.secret_ttl,
         ));
         if let Err(e) = secrets.get().await {
             tracing::warn!(error = %e, "could not read the secret at init");
         }
-        let tokens = TokenClient::new(
-            http.clone(),
-            config.authority_url.clone(),
-            config.cloud,
-            Arc::clone(&secrets),
-        );
-        let graph = GraphClient::new(http, config.graph_url.clone(), config.revoke_action, tokens);
-        Ok(Self {
+        Self {
             config,
-            aws,
             secrets,
-            graph,
-        })
+            clients,
+        }
+    }
+
+    /// The configuration this instance runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The Graph client and its token client, on the shared HTTP client, reading the Entra
+    /// credentials from the secret store; each Graph request also gets the deadline's remainder.
+    pub fn graph(&self) -> Graph {
+        let tokens = TokenClient::new(
+            self.clients.http.clone(),
+            self.config.authority_url.clone(),
+            self.config.cloud,
+            Arc::clone(&self.secrets),
+        );
+        GraphClient::new(
+            self.clients.http.clone(),
+            self.config.graph_url.clone(),
+            self.config.revoke_action,
+            tokens,
+        )
+    }
+
+    /// The webhook, revoking through Graph.
+    pub fn webhook(self) -> WebhookApp {
+        let graph = self.graph();
+        self.webhook_with(graph)
+    }
+
+    /// The webhook with another act step (tests record calls instead of calling Graph).
+    /// Without `RETRY_QUEUE_URL`, a revocation that cannot finish inline answers 503.
+    pub fn webhook_with<R: Revoker>(self, revoker: R) -> WebhookApp<R> {
+        let queue = self
+            .config
+            .retry_queue_url
+            .clone()
+            .zip(self.clients.sqs.clone())
+            .map(|(url, sqs)| SqsQueue::new(sqs, url));
+        if queue.is_none() {
+            tracing::warn!(
+                "RETRY_QUEUE_URL is not set: revocations that cannot finish inline answer 503"
+            );
+        }
+        App::new(self.config, self.secrets, revoker, queue)
+    }
+
+    /// The retry function's decider. It has no queue: a job that fails again goes back to
+    /// SQS as a batch item failure.
+    pub fn retry(self) -> RetryDecider {
+        Decider::new(self.config.policy(), self.graph(), None)
     }
 }

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use revoker::aws::secrets_manager::AppSecret;
+use revoker::config::AppSecret;
 use revoker::dev::sample_events;
 use revoker::domain::Source;
 use serde_json::{Value, json};

@@ -1,66 +1,11 @@
-//! The AWS side both functions share: one SDK configuration with timeouts that fit a webhook's
-//! time budget, and error descriptions that are safe to log.
+//! The AWS side: the one HTTP client every outbound call shares (the AWS SDK's included), the
+//! SDK configuration, and the Secrets Manager store that holds the function's secret.
 
-pub mod secrets_manager;
-pub mod transport;
+mod sdk;
+mod secrets_manager;
+mod transport;
 
-use std::time::Duration;
-
-use aws_config::environment::EnvironmentVariableCredentialsProvider;
-use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, SdkConfig};
-use aws_sdk_secretsmanager::config::ProvideCredentials;
-use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
-
-/// Loads the SDK configuration from the Lambda environment (region, and the
-/// `AWS_ENDPOINT_URL_*` overrides local runs use), sending through `http`. Jamf Pro waits 2 s
-/// for an answer: a cold Secrets Manager read or an SQS send must fit well inside that.
-///
-/// Credentials come from the environment only: Lambda puts the execution role's temporary
-/// credentials there (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`). The
-/// SDK's default chain would also build profile, web-identity (an STS client) and instance
-/// metadata providers, none of which applies on Lambda, at the cost of about an eighth of a
-/// cold start's instructions. Without them the instance does not start, rather than failing
-/// every call with an unclear dispatch error.
-pub async fn sdk_config(http: reqwest::Client) -> Result<SdkConfig, NoCredentials> {
-    let credentials = EnvironmentVariableCredentialsProvider::new();
-    credentials
-        .provide_credentials()
-        .await
-        .map_err(|_| NoCredentials)?;
-    // The connect timeout is the shared client's (`transport::CONNECT_TIMEOUT`).
-    let timeouts = TimeoutConfig::builder()
-        .operation_attempt_timeout(Duration::from_millis(800))
-        .operation_timeout(Duration::from_millis(1500))
-        .build();
-    Ok(aws_config::defaults(BehaviorVersion::latest())
-        .timeout_config(timeouts)
-        .credentials_provider(credentials)
-        .http_client(crate::aws::transport::aws_http_client(http))
-        .load()
-        .await)
-}
-
-/// The environment holds no AWS credentials.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "no AWS credentials in the environment (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY); \
-     Lambda sets them from the execution role, local runs must export them"
-)]
-pub struct NoCredentials;
-
-/// Why a call failed, from its kind and error code only. Never the SDK error's `Debug`
-/// form, which for an unreadable response includes the raw body (for Secrets Manager, the
-/// secret itself). `SdkError` is the same type for every AWS service crate.
-pub fn describe_sdk_error<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> String {
-    match e {
-        SdkError::TimeoutError(_) => "timed out".to_owned(),
-        SdkError::DispatchFailure(f) if f.is_io() || f.is_timeout() => {
-            "could not connect".to_owned()
-        }
-        SdkError::DispatchFailure(_) => "request could not be sent".to_owned(),
-        SdkError::ResponseError(_) => "response could not be read".to_owned(),
-        SdkError::ConstructionFailure(_) => "request could not be built".to_owned(),
-        _ => format!("service error {}", e.code().unwrap_or("(no code)")),
-    }
-}
+pub(crate) use sdk::describe_sdk_error;
+pub use sdk::{NoCredentials, sdk_config};
+pub use secrets_manager::{SecretError, SecretStore};
+pub use transport::{aws_http_client, http_client};

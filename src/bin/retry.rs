@@ -6,18 +6,15 @@ use std::convert::Infallible;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use revoker::retry;
-use revoker::revocation::Decider;
-use revoker::startup::Wiring;
+use revoker::startup::Instance;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     revoker::logging::init();
-    let wiring = Wiring::from_env()
+    let instance = Instance::from_env()
         .await
         .inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
-    // No queue here: a job that fails again goes back to SQS as a batch item failure.
-    let decider: Decider<_> = Decider::new(wiring.config.policy(), wiring.graph, None);
-    let decider = &decider;
+    let decider = &instance.retry();
     run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         let deadline = retry::deadline_from_epoch_ms(event.context.deadline);
         Ok::<SqsBatchResponse, Infallible>(

@@ -6,8 +6,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Map, Value};
 
-use crate::aws::secrets_manager::AppSecret;
-use crate::domain::{Source, last_segment};
+use crate::config::AppSecret;
+use crate::domain::Source;
+use crate::http::last_segment;
 
 /// Why an event file cannot be signed.
 #[derive(Debug, thiserror::Error)]

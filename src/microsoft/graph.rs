@@ -7,12 +7,13 @@
 
 use std::time::Duration;
 
-use lambda_http::http::StatusCode;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use reqwest::StatusCode;
 use tokio::time::Instant;
 
+use super::credentials::CredentialSource;
+use super::token::TokenClient;
 use crate::domain::{LostDeviceEvent, UserRef};
-use crate::microsoft::token::TokenClient;
 use crate::revocation::{GraphReceipt, Revocation, Revoker};
 
 /// Which Graph action revokes the sessions.
@@ -59,7 +60,7 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 
 /// The path that addresses exactly `user`: `users/{id|upn}`, or `users('{upn}')` for a UPN
 /// starting with `$`, which Graph would otherwise read as a system query option.
-pub fn user_path(user: &UserRef) -> String {
+pub(crate) fn user_path(user: &UserRef) -> String {
     path_for(user.as_str())
 }
 
@@ -77,11 +78,11 @@ fn path_for(text: &str) -> String {
 
 /// Calls Graph to revoke sessions; built once per instance, shared by every request.
 #[derive(Debug)]
-pub struct GraphClient {
+pub struct GraphClient<C> {
     http: reqwest::Client,
     graph_url: String,
     action: RevokeAction,
-    tokens: TokenClient,
+    tokens: TokenClient<C>,
 }
 
 /// What one attempt tells the retry loop.
@@ -114,12 +115,12 @@ fn retry_after(response: &reqwest::Response) -> Option<Duration> {
         .map(Duration::from_secs)
 }
 
-impl GraphClient {
+impl<C: CredentialSource> GraphClient<C> {
     pub fn new(
         http: reqwest::Client,
         graph_url: String,
         action: RevokeAction,
-        tokens: TokenClient,
+        tokens: TokenClient<C>,
     ) -> Self {
         Self {
             http,
@@ -265,7 +266,7 @@ fn client_request_id() -> uuid::Uuid {
     uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes()).into_uuid()
 }
 
-impl Revoker for GraphClient {
+impl<C: CredentialSource> Revoker for GraphClient<C> {
     async fn revoke(
         &self,
         event: &LostDeviceEvent,

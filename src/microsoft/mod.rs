@@ -1,4 +1,16 @@
-//! Microsoft's side: signing in to Entra ID as the app, and the Graph call that revokes.
+//! Microsoft's side, the adapter behind revocation's `Revoker`: which cloud to talk to, the
+//! app's credentials and where they come from ([`CredentialSource`]), app-only tokens from
+//! Entra ID, and the Graph call that signs a user out.
 
-pub mod graph;
-pub mod token;
+mod cloud;
+mod credentials;
+mod graph;
+mod token;
+
+pub use cloud::Cloud;
+pub use credentials::{
+    CertificateCredential, CertificateError, ClientCredential, CredentialSource, CredentialsError,
+    EntraCredentials,
+};
+pub use graph::{GraphClient, RevokeAction};
+pub use token::{AccessToken, EntraError, TokenClient};

@@ -1,145 +1,19 @@
 //! Signing in to Entra ID as the app: client credentials with a client secret or a certificate
 //! (a PS256 client assertion), against the cloud's authority. Tokens are cached until shortly
 //! before they expire, concurrent misses make one request, and an `invalid_client` answer
-//! re-reads the secret once (the credentials may just have been rotated).
+//! re-reads the credentials once (they may just have been rotated).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD as B64URL};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::header::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use serde::Deserialize;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use crate::aws::secrets_manager::{ClientCredential, EntraCredentials, SecretError, SecretStore};
-
-/// A Microsoft national cloud: where to sign in and which Graph the token is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cloud {
-    Global,
-    UsGov,
-    Dod,
-    China,
-}
-
-impl Cloud {
-    pub fn parse(name: &str) -> Option<Self> {
-        match name.to_ascii_lowercase().as_str() {
-            "global" => Some(Self::Global),
-            "usgov" => Some(Self::UsGov),
-            "dod" => Some(Self::Dod),
-            "china" => Some(Self::China),
-            _ => None,
-        }
-    }
-
-    pub fn authority_url(self) -> &'static str {
-        match self {
-            Self::Global => "https://login.microsoftonline.com",
-            Self::UsGov | Self::Dod => "https://login.microsoftonline.us",
-            Self::China => "https://login.chinacloudapi.cn",
-        }
-    }
-
-    pub fn graph_url(self) -> &'static str {
-        match self {
-            Self::Global => "https://graph.microsoft.com",
-            Self::UsGov => "https://graph.microsoft.us",
-            Self::Dod => "https://dod-graph.microsoft.us",
-            Self::China => "https://microsoftgraph.chinacloudapi.cn",
-        }
-    }
-
-    /// The token scope: always this cloud's Graph, even when `GRAPH_URL` points elsewhere.
-    pub fn scope(self) -> String {
-        format!("{}/.default", self.graph_url())
-    }
-}
-
-/// A certificate credential, prepared once when the secret is read: the signing key and the
-/// certificate's `x5t#S256` thumbprint.
-pub struct CertificateCredential {
-    key: EncodingKey,
-    x5t_s256: String,
-}
-
-impl std::fmt::Debug for CertificateCredential {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CertificateCredential")
-            .field("x5t_s256", &self.x5t_s256)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Which half of a certificate credential is unusable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum CertificateError {
-    #[error("is not a PEM certificate")]
-    Certificate,
-    #[error("is not a PEM RSA private key (PKCS#8 or PKCS#1) that can sign PS256")]
-    PrivateKey,
-}
-
-impl CertificateCredential {
-    pub fn from_pem(
-        certificate_pem: &str,
-        private_key_pem: &str,
-    ) -> Result<Self, CertificateError> {
-        let der = pem_body(certificate_pem, "CERTIFICATE").ok_or(CertificateError::Certificate)?;
-        let key = EncodingKey::from_rsa_pem(private_key_pem.as_bytes())
-            .map_err(|_| CertificateError::PrivateKey)?;
-        // Parsing is lazy: sign once now so a bad key fails when the secret is read, not
-        // when a stolen laptop is being reported.
-        jsonwebtoken::crypto::sign(b"probe", &key, Algorithm::PS256)
-            .map_err(|_| CertificateError::PrivateKey)?;
-        Ok(Self {
-            key,
-            x5t_s256: B64URL.encode(Sha256::digest(&der)),
-        })
-    }
-
-    /// The assertion Entra accepts in place of a client secret (valid 5 minutes).
-    fn assertion(&self, client_id: &str, token_url: &str, now: u64) -> Result<String, EntraError> {
-        #[derive(Serialize)]
-        struct Claims<'a> {
-            aud: &'a str,
-            iss: &'a str,
-            sub: &'a str,
-            jti: String,
-            nbf: u64,
-            iat: u64,
-            exp: u64,
-        }
-        let mut header = Header::new(Algorithm::PS256);
-        header.x5t_s256 = Some(self.x5t_s256.clone());
-        let claims = Claims {
-            aud: token_url,
-            iss: client_id,
-            sub: client_id,
-            jti: uuid::Uuid::new_v4().to_string(),
-            nbf: now,
-            iat: now,
-            exp: now + 300,
-        };
-        jsonwebtoken::encode(&header, &claims, &self.key)
-            .map_err(|_| EntraError::Local("could not sign the client assertion"))
-    }
-}
-
-/// The base64 body of the first PEM block labelled `label`, decoded.
-fn pem_body(pem: &str, label: &str) -> Option<Vec<u8>> {
-    let begin = format!("-----BEGIN {label}-----");
-    let end = format!("-----END {label}-----");
-    let start = pem.find(&begin)? + begin.len();
-    let stop = start + pem[start..].find(&end)?;
-    let body: String = pem[start..stop].split_whitespace().collect();
-    B64.decode(body).ok().filter(|der| !der.is_empty())
-}
+use super::cloud::Cloud;
+use super::credentials::{ClientCredential, CredentialSource, CredentialsError, EntraCredentials};
 
 /// Why no token could be had.
 #[derive(Debug, thiserror::Error)]
@@ -155,7 +29,7 @@ pub enum EntraError {
         hint: &'static str,
     },
     #[error(transparent)]
-    Secret(#[from] SecretError),
+    Credentials(#[from] CredentialsError),
     #[error("{0}")]
     Local(&'static str),
 }
@@ -165,7 +39,7 @@ impl EntraError {
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Unavailable(_) => true,
-            Self::Secret(e) => e.is_transient(),
+            Self::Credentials(e) => e.is_transient(),
             Self::Rejected { .. } | Self::Local(_) => false,
         }
     }
@@ -248,16 +122,16 @@ struct Cached {
     refresh_at: Instant,
 }
 
-/// Gets app-only tokens for Graph; built once per instance.
-pub struct TokenClient {
+/// Gets app-only tokens for Graph, with the credentials `C` holds; built once per instance.
+pub struct TokenClient<C> {
     http: reqwest::Client,
     authority_url: String,
     scope: String,
-    secrets: Arc<SecretStore>,
+    credentials: Arc<C>,
     cache: Mutex<(u64, Option<Cached>)>,
 }
 
-impl std::fmt::Debug for TokenClient {
+impl<C> std::fmt::Debug for TokenClient<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TokenClient")
             .field("authority_url", &self.authority_url)
@@ -269,18 +143,19 @@ impl std::fmt::Debug for TokenClient {
 /// How long before expiry a cached token is replaced.
 const REFRESH_MARGIN: Duration = Duration::from_secs(300);
 
-impl TokenClient {
+impl<C: CredentialSource> TokenClient<C> {
+    /// Tokens from `authority_url` for `cloud`'s Graph, sent through the shared `http`.
     pub fn new(
         http: reqwest::Client,
         authority_url: String,
         cloud: Cloud,
-        secrets: Arc<SecretStore>,
+        credentials: Arc<C>,
     ) -> Self {
         Self {
             http,
             authority_url,
             scope: cloud.scope(),
-            secrets,
+            credentials,
             cache: Mutex::new((0, None)),
         }
     }
@@ -314,12 +189,12 @@ impl TokenClient {
 
     #[tracing::instrument(skip_all, fields(scope = %self.scope))]
     async fn fetch(&self, deadline: Instant) -> Result<(SecretString, Duration), EntraError> {
-        let secret = self.secrets.get().await?;
-        match self.request(&secret.entra, deadline).await {
+        let credentials = self.credentials.credentials().await?;
+        match self.request(&credentials, deadline).await {
             Err(EntraError::Rejected { error, .. }) if error == "invalid_client" => {
                 tracing::warn!("Entra answered invalid_client; reading the secret again once");
-                let fresh = self.secrets.refresh().await?;
-                self.request(&fresh.entra, deadline).await
+                let fresh = self.credentials.reread().await?;
+                self.request(&fresh, deadline).await
             }
             other => other,
         }
@@ -352,7 +227,8 @@ impl TokenClient {
                 ));
                 form.push((
                     "client_assertion",
-                    cert.assertion(client_id, &token_url, now)?,
+                    cert.assertion(client_id, &token_url, now)
+                        .map_err(|_| EntraError::Local("could not sign the client assertion"))?,
                 ));
             }
         }
@@ -430,9 +306,6 @@ fn describe(e: &reqwest::Error) -> String {
 mod tests {
     use super::*;
 
-    const CERT: &str = include_str!("../../tests/fixtures/test-app-cert.pem");
-    const KEY: &str = include_str!("../../tests/fixtures/test-app-key.pem");
-
     #[test]
     fn an_access_token_is_a_sensitive_bearer_header_that_never_prints() {
         let token = AccessToken::new(&SecretString::from("eyJ0eXAi.payload.sig"), 7).unwrap();
@@ -447,78 +320,6 @@ mod tests {
     fn a_token_that_cannot_be_a_header_is_not_used() {
         let error = AccessToken::new(&SecretString::from("line\nbreak"), 1).unwrap_err();
         assert!(error.is_transient());
-    }
-
-    #[test]
-    fn clouds_have_their_documented_hosts_and_scopes() {
-        assert_eq!(
-            Cloud::Global.scope(),
-            "https://graph.microsoft.com/.default"
-        );
-        assert_eq!(Cloud::UsGov.scope(), "https://graph.microsoft.us/.default");
-        assert_eq!(
-            Cloud::Dod.scope(),
-            "https://dod-graph.microsoft.us/.default"
-        );
-        assert_eq!(
-            Cloud::China.scope(),
-            "https://microsoftgraph.chinacloudapi.cn/.default"
-        );
-        assert_eq!(
-            Cloud::Dod.authority_url(),
-            "https://login.microsoftonline.us"
-        );
-        assert_eq!(
-            Cloud::China.authority_url(),
-            "https://login.chinacloudapi.cn"
-        );
-        assert_eq!(Cloud::parse("USGov"), Some(Cloud::UsGov));
-        assert_eq!(Cloud::parse("moon"), None);
-    }
-
-    #[test]
-    fn assertion_has_the_header_and_claims_entra_requires() {
-        let cred = CertificateCredential::from_pem(CERT, KEY).unwrap();
-        let url = "https://login.microsoftonline.com/t/oauth2/v2.0/token";
-        let jwt = cred
-            .assertion("11111111-2222-3333-4444-555555555555", url, 1_800_000_000)
-            .unwrap();
-        let parts: Vec<&str> = jwt.split('.').collect();
-        assert_eq!(parts.len(), 3);
-        let header: serde_json::Value =
-            serde_json::from_slice(&B64URL.decode(parts[0]).unwrap()).unwrap();
-        let claims: serde_json::Value =
-            serde_json::from_slice(&B64URL.decode(parts[1]).unwrap()).unwrap();
-        assert_eq!(header["alg"], "PS256");
-        let der = pem_body(CERT, "CERTIFICATE").unwrap();
-        assert_eq!(header["x5t#S256"], B64URL.encode(Sha256::digest(der)));
-        assert_eq!(claims["aud"], url);
-        assert_eq!(claims["iss"], "11111111-2222-3333-4444-555555555555");
-        assert_eq!(claims["sub"], claims["iss"]);
-        assert_eq!(claims["nbf"], 1_800_000_000);
-        assert_eq!(claims["exp"].as_u64().unwrap() - 1_800_000_000, 300);
-        assert_eq!(claims["jti"].as_str().unwrap().len(), 36);
-    }
-
-    #[test]
-    fn bad_certificate_or_key_pem_is_refused_when_read() {
-        assert_eq!(
-            CertificateCredential::from_pem("not pem", KEY).unwrap_err(),
-            CertificateError::Certificate
-        );
-        let bad_key = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----";
-        assert_eq!(
-            CertificateCredential::from_pem(CERT, bad_key).unwrap_err(),
-            CertificateError::PrivateKey
-        );
-    }
-
-    #[test]
-    fn debug_of_a_certificate_credential_prints_no_key() {
-        let cred = CertificateCredential::from_pem(CERT, KEY).unwrap();
-        let text = format!("{cred:?}");
-        assert!(!text.contains("PRIVATE"));
-        assert!(text.contains("x5t_s256"));
     }
 
     #[test]

@@ -3,16 +3,12 @@
 //! and what never succeeds ends in the dead-letter queue. Graph is the stand-in.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_http::http::StatusCode;
-use revoker::aws::secrets_manager::SecretStore;
-use revoker::microsoft::graph::GraphClient;
-use revoker::retry;
-use revoker::retry::queue::RetryJob;
-use revoker::revocation::Decider;
+use revoker::retry::{self, RetryJob};
+use revoker::startup::{Clients, Graph, Instance, RetryDecider};
 use serde_json::{Value, json};
 use standin::{Fault, Standin};
 
@@ -118,7 +114,7 @@ impl Queues {
 /// every message not named in `batchItemFailures`. Returns (received ids, failed ids).
 pub async fn deliver_batch(
     queues: &Queues,
-    decider: &Decider<GraphClient>,
+    decider: &RetryDecider,
 ) -> (BTreeSet<String>, BTreeSet<String>) {
     let received = queues
         .sqs
@@ -192,7 +188,7 @@ pub async fn webhook(
     standin: &Standin,
     queue_url: &str,
     extra: &[(&'static str, &str)],
-) -> TestApp<GraphClient> {
+) -> TestApp<Graph> {
     let mut env = vec![
         ("RETRY_QUEUE_URL", queue_url.to_owned()),
         ("INLINE_DEADLINE_MS", "800".to_owned()),
@@ -205,19 +201,22 @@ pub async fn webhook(
     spawn_graph_app(setup, standin).await
 }
 
-/// The retry function's decider, built as bin `retry` builds it: its own secret store for
-/// the same secret, the Graph client, and no queue.
-pub fn retry_decider(app: &TestApp<GraphClient>) -> Decider<GraphClient> {
-    retry_decider_reading(app, &app.secret_name)
+/// The retry function's decider, built as bin `retry` builds it (its own instance: its own
+/// secret store for the same secret, the Graph client, and no queue).
+pub async fn retry_decider(app: &TestApp<Graph>) -> RetryDecider {
+    retry_decider_reading(app, &app.secret_name).await
 }
 
-fn retry_decider_reading(app: &TestApp<GraphClient>, secret_name: &str) -> Decider<GraphClient> {
-    let store = Arc::new(SecretStore::new(
-        secrets_client(),
-        secret_name.to_owned(),
-        app.config.secret_ttl,
-    ));
-    Decider::new(app.config.policy(), graph_client(&app.config, &store), None)
+async fn retry_decider_reading(app: &TestApp<Graph>, secret_name: &str) -> RetryDecider {
+    let mut config = app.config.clone();
+    config.credentials_secret_id = secret_name.to_owned();
+    config.retry_queue_url = None;
+    let clients = Clients {
+        http: revoker::aws::http_client().expect("the HTTP client builds"),
+        secrets_manager: secrets_client(),
+        sqs: None,
+    };
+    Instance::build(config, clients).await.retry()
 }
 
 /// A Jamf smart-group change adding one device per user to the lost group (id 42).
@@ -304,7 +303,7 @@ async fn the_retry_function_revokes_a_queued_user_once_graph_recovers() {
     outage_for(&standin, "flaky@contoso.com");
     let answer = app.send_lost("flaky@contoso.com", "d-2").await;
     assert_eq!(answer.body["outcome"], "queued", "{}", answer.raw);
-    let retry = retry_decider(&app);
+    let retry = retry_decider(&app).await;
 
     // Graph still down: the message goes back, nothing is revoked.
     let (received, failed) = deliver_batch(&queues, &retry).await;
@@ -342,7 +341,7 @@ async fn a_mixed_batch_returns_exactly_the_failed_message_ids() {
     }
     queues.send_raw(r#"{"not":"a job"}"#).await;
 
-    let retry = retry_decider(&app);
+    let retry = retry_decider(&app).await;
     let (received, failed) = deliver_batch(&queues, &retry).await;
 
     assert_eq!(received.len(), 3);
@@ -385,7 +384,7 @@ async fn permanent_outcomes_are_acknowledged_and_not_requeued() {
         queues.send_raw(&job_json(user, i)).await;
     }
 
-    let (received, failed) = deliver_batch(&queues, &retry_decider(&app)).await;
+    let (received, failed) = deliver_batch(&queues, &retry_decider(&app).await).await;
 
     assert_eq!(received.len(), 3);
     assert!(
@@ -466,7 +465,7 @@ async fn a_job_that_never_succeeds_ends_in_the_dead_letter_queue() {
     let app = webhook(&standin, &queues.url, &[]).await;
     outage_for(&standin, "down@contoso.com");
     queues.send_raw(&job_json("down@contoso.com", 0)).await;
-    let retry = retry_decider(&app);
+    let retry = retry_decider(&app).await;
 
     for _ in 0..2 {
         let (received, failed) = deliver_batch(&queues, &retry).await;
@@ -491,14 +490,14 @@ async fn a_job_the_function_cannot_act_on_as_deployed_stays_owed() {
 
     // Two: the first request and the one after the secret is read again.
     standin.fail_token_next(vec![standin::TokenFault::ExpiredSecret; 2]);
-    let (received, failed) = deliver_batch(&queues, &retry_decider(&app)).await;
+    let (received, failed) = deliver_batch(&queues, &retry_decider(&app).await).await;
     assert_eq!(
         (received.len(), failed.len()),
         (1, 1),
         "expired secret: returned"
     );
 
-    let missing = retry_decider_reading(&app, &unique_name("no-such-secret"));
+    let missing = retry_decider_reading(&app, &unique_name("no-such-secret")).await;
     let (received, failed) = deliver_batch(&queues, &missing).await;
     assert_eq!(
         (received.len(), failed.len()),
@@ -506,7 +505,7 @@ async fn a_job_the_function_cannot_act_on_as_deployed_stays_owed() {
         "unreadable secret: returned"
     );
 
-    let (_, failed) = deliver_batch(&queues, &retry_decider(&app)).await;
+    let (_, failed) = deliver_batch(&queues, &retry_decider(&app).await).await;
     assert!(failed.is_empty());
     assert_eq!(
         revoked(&standin),
@@ -668,7 +667,7 @@ async fn under_every_fault_each_accepted_user_ends_revoked_decided_or_in_the_dlq
     }
     let accepted: BTreeSet<String> = answered.keys().cloned().collect();
 
-    let retry = retry_decider(&app);
+    let retry = retry_decider(&app).await;
     for _ in 0..10 {
         if queues.depth(&queues.url).await == 0 {
             break;

@@ -65,7 +65,7 @@ fn the_sqs_sample_is_a_lambda_sqs_event_carrying_one_valid_job() {
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     assert_eq!(event.records.len(), 1);
     let body = event.records[0].body.as_deref().unwrap();
-    let job = revoker::retry::queue::RetryJob::parse(body).unwrap();
+    let job = revoker::retry::RetryJob::parse(body).unwrap();
     assert_eq!(job.owner().user.as_str(), "jdoe@contoso.com");
 }
 

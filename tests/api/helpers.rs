@@ -9,14 +9,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
 use lambda_http::Request;
 use lambda_http::http::StatusCode;
-use revoker::aws::secrets_manager::{AppSecret, SecretStore};
-use revoker::config::Config;
+use revoker::config::{AppSecret, Config};
 use revoker::domain::{LostDeviceEvent, UserRef};
-use revoker::http::{self, App};
-use revoker::microsoft::graph::GraphClient;
-use revoker::microsoft::token::TokenClient;
-use revoker::retry::queue::SqsQueue;
+use revoker::http;
 use revoker::revocation::{GraphReceipt, Revocation, Revoker};
+use revoker::startup::{Clients, Graph, Instance, WebhookApp};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -69,10 +66,10 @@ pub fn moto_url() -> String {
 /// timeout, and the function's own HTTP client and SDK adapter (`revoker::aws::transport`). The
 /// real SDK and wire protocol, never real AWS: each client names its endpoint.
 fn test_sdk_config() -> aws_config::SdkConfig {
-    let http = revoker::aws::transport::http_client().expect("the HTTP client builds");
+    let http = revoker::aws::http_client().expect("the HTTP client builds");
     aws_config::SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
-        .http_client(revoker::aws::transport::aws_http_client(http))
+        .http_client(revoker::aws::aws_http_client(http))
         .region(Region::new("us-east-1"))
         .credentials_provider(
             aws_sdk_secretsmanager::config::SharedCredentialsProvider::new(Credentials::new(
@@ -185,7 +182,7 @@ impl Revoker for RecordingRevoker {
 }
 
 pub struct TestApp<R = RecordingRevoker> {
-    pub app: App<R>,
+    pub app: WebhookApp<R>,
     pub config: Config,
     pub revoker: RecordingRevoker,
     pub secret_name: String,
@@ -224,13 +221,9 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(setup: Setup) -> TestApp {
     let revoker = RecordingRevoker::answering(&setup.answers);
     let parts = prepare(setup).await;
+    let instance = Instance::build(parts.config.clone(), parts.clients).await;
     TestApp {
-        app: App::new(
-            parts.config.clone(),
-            parts.store,
-            revoker.clone(),
-            parts.queue,
-        ),
+        app: instance.webhook_with(revoker.clone()),
         config: parts.config,
         revoker,
         secret_name: parts.secret_name,
@@ -238,14 +231,14 @@ pub async fn spawn_app_with(setup: Setup) -> TestApp {
     }
 }
 
-/// An app whose act step is the real Graph client, pointed at `standin`.
-pub async fn spawn_graph_app(mut setup: Setup, standin: &standin::Standin) -> TestApp<GraphClient> {
+/// The webhook as the binary builds it, its Graph client pointed at `standin`.
+pub async fn spawn_graph_app(mut setup: Setup, standin: &standin::Standin) -> TestApp<Graph> {
     setup.env.push(("ENTRA_AUTHORITY_URL", standin.url()));
     setup.env.push(("GRAPH_URL", standin.url()));
     let parts = prepare(setup).await;
-    let graph = graph_client(&parts.config, &parts.store);
+    let instance = Instance::build(parts.config.clone(), parts.clients).await;
     TestApp {
-        app: App::new(parts.config.clone(), parts.store, graph, parts.queue),
+        app: instance.webhook(),
         config: parts.config,
         revoker: RecordingRevoker::default(),
         secret_name: parts.secret_name,
@@ -253,27 +246,14 @@ pub async fn spawn_graph_app(mut setup: Setup, standin: &standin::Standin) -> Te
     }
 }
 
-/// The production Graph client (and its token client) for `config`, as the binaries build it.
-pub fn graph_client(config: &Config, store: &Arc<SecretStore>) -> GraphClient {
-    let http = revoker::aws::transport::http_client().expect("the HTTP client builds");
-    let tokens = TokenClient::new(
-        http.clone(),
-        config.authority_url.clone(),
-        config.cloud,
-        Arc::clone(store),
-    );
-    GraphClient::new(http, config.graph_url.clone(), config.revoke_action, tokens)
-}
-
 struct Parts {
     config: Config,
-    store: Arc<SecretStore>,
-    queue: Option<SqsQueue>,
+    clients: Clients,
     secret_name: String,
     secret: AppSecret,
 }
 
-/// The secret in moto, the configuration, and the store every app variant shares.
+/// The secret in moto, the configuration, and the clients every app variant is built with.
 async fn prepare(setup: Setup) -> Parts {
     let secret_text = setup.secret.to_string();
     let secret_name = if setup.secret_exists {
@@ -288,24 +268,19 @@ async fn prepare(setup: Setup) -> Parts {
     ]);
     env.extend(setup.env);
     let config = Config::from_lookup(|k| env.get(k).cloned()).expect("test config is valid");
-    let client = match &setup.endpoint {
-        Some(endpoint) => secrets_client_at(endpoint),
-        None => secrets_client(),
+    let clients = Clients {
+        http: revoker::aws::http_client().expect("the HTTP client builds"),
+        secrets_manager: match &setup.endpoint {
+            Some(endpoint) => secrets_client_at(endpoint),
+            None => secrets_client(),
+        },
+        sqs: Some(sqs_client_at(
+            setup.sqs_endpoint.as_deref().unwrap_or(&moto_url()),
+        )),
     };
-    let store = Arc::new(SecretStore::new(
-        client,
-        secret_name.clone(),
-        config.secret_ttl,
-    ));
-    let sqs = sqs_client_at(setup.sqs_endpoint.as_deref().unwrap_or(&moto_url()));
-    let queue = config
-        .retry_queue_url
-        .clone()
-        .map(|url| SqsQueue::new(sqs, url));
     Parts {
         config,
-        store,
-        queue,
+        clients,
         secret_name,
         // Tests that build broken secrets still need a signer: fall back to the default one.
         secret: AppSecret::parse(&secret_text)

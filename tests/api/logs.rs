@@ -138,7 +138,7 @@ async fn handler_logs_contain_no_secret_token_or_signature() {
     // The retry path: a queue in moto, the webhook queueing, the retry function acting.
     let queues = Queues::create(5).await;
     let queued = webhook(&standin, &queues.url, &[]).await;
-    let retry = retry_decider(&queued);
+    let retry = retry_decider(&queued).await;
 
     let capture = capture_this_thread();
 

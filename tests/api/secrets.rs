@@ -2,13 +2,14 @@
 
 use std::time::Duration;
 
-use revoker::aws::secrets_manager::{ClientCredential, SecretError, SecretStore};
+use revoker::aws::{SecretError, SecretStore};
+use revoker::microsoft::ClientCredential;
 use secrecy::ExposeSecret;
 use serde_json::json;
 
 use crate::helpers::*;
 
-fn client_secret_of(secret: &revoker::aws::secrets_manager::AppSecret) -> String {
+fn client_secret_of(secret: &revoker::config::AppSecret) -> String {
     match &secret.entra.credential {
         ClientCredential::Secret(s) => s.expose_secret().to_owned(),
         ClientCredential::Certificate { .. } => panic!("expected a client secret"),
@@ -88,7 +89,7 @@ async fn a_malformed_secret_names_the_key_and_not_the_value() {
     let name = create_secret(&secret.to_string()).await;
     let store = SecretStore::new(secrets_client(), name, Duration::ZERO);
     let err = store.get().await.unwrap_err();
-    assert!(matches!(&err, SecretError::Format(e) if e.field == "client_id"));
+    assert!(matches!(&err, SecretError::Format(e) if e.key() == "client_id"));
     assert!(!err.to_string().contains("hunter2"));
 }
 

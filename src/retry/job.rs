@@ -1,12 +1,9 @@
-//! Durable retry: a revocation that could not finish inline becomes a job on the SQS retry
-//! queue, which the `retry` function works off. A job names one user and the event that led
-//! to them, and carries nothing secret: the credentials are read again when it runs.
-
-use std::future::Future;
+//! The retry job: one user still to be signed out and the event that led to them, as the
+//! message body on the SQS retry queue. It carries nothing secret: the credentials are read
+//! again when it runs.
 
 use serde::{Deserialize, Serialize};
 
-use crate::aws::describe_sdk_error;
 use crate::domain::{Device, EventId, LossKind, LostDeviceEvent, Owner, Source, UserRef};
 
 /// The job format's version; a consumer refuses versions it does not know.
@@ -69,7 +66,7 @@ impl RetryJob {
     }
 
     /// The message body.
-    pub fn to_json(&self) -> String {
+    pub(crate) fn to_json(&self) -> String {
         let owner = self.owner();
         let wire = Wire {
             version: JOB_VERSION,
@@ -177,54 +174,6 @@ impl From<WireDevice> for Device {
             serial_number: d.serial_number,
             name: d.name,
         }
-    }
-}
-
-/// Where jobs go. The production implementation is [`SqsQueue`]; tests may substitute one.
-pub trait RetryQueue: Send + Sync {
-    fn enqueue(&self, job: &RetryJob) -> impl Future<Output = Result<(), QueueError>> + Send;
-}
-
-/// A job could not be sent: the user's revocation is neither done nor queued.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("could not send the retry job to SQS: {0}")]
-pub struct QueueError(String);
-
-impl QueueError {
-    /// For other [`RetryQueue`] implementations: `description` must hold nothing secret.
-    pub fn from_description(description: impl Into<String>) -> Self {
-        Self(description.into())
-    }
-}
-
-/// The SQS retry queue, through an injected client.
-#[derive(Debug, Clone)]
-pub struct SqsQueue {
-    client: aws_sdk_sqs::Client,
-    queue_url: String,
-}
-
-impl SqsQueue {
-    pub fn new(client: aws_sdk_sqs::Client, queue_url: String) -> Self {
-        Self { client, queue_url }
-    }
-}
-
-impl RetryQueue for SqsQueue {
-    async fn enqueue(&self, job: &RetryJob) -> Result<(), QueueError> {
-        let sent = self
-            .client
-            .send_message()
-            .queue_url(&self.queue_url)
-            .message_body(job.to_json())
-            .send()
-            .await
-            .map_err(|e| QueueError(describe_sdk_error(&e)))?;
-        tracing::info!(
-            message_id = sent.message_id().unwrap_or("(none)"),
-            "retry job queued"
-        );
-        Ok(())
     }
 }
 

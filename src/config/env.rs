@@ -1,0 +1,450 @@
+//! The function's configuration: environment variables read once at init into typed values.
+//! A bad value fails init with a message naming the variable and what it accepts; an empty
+//! value counts as unset, because SAM and CloudFormation pass unset parameters as "".
+
+use std::time::Duration;
+
+use crate::domain::{UserRef, is_dns_domain};
+use crate::microsoft::{Cloud, RevokeAction};
+use crate::payload::MdmOptions;
+use crate::revocation::Policy;
+
+/// A variable that is missing or has a value the function cannot use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable} {problem}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+/// Everything the webhook function reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Secrets Manager id or ARN of the JSON secret (Entra app + webhook secrets).
+    pub credentials_secret_id: String,
+    /// Which Graph action signs the user out.
+    pub revoke_action: RevokeAction,
+    /// The national cloud: decides the token scope and the default hosts.
+    pub cloud: Cloud,
+    /// Scheme and host of the Entra authority (`https://login.microsoftonline.com`).
+    pub authority_url: String,
+    /// Scheme and host of Microsoft Graph (`https://graph.microsoft.com`).
+    pub graph_url: String,
+    /// Time budget for revoking inline, before answering the webhook.
+    pub inline_deadline: Duration,
+    /// Appended as `@domain` to bare usernames from the MDM.
+    pub user_domain: Option<String>,
+    /// Break-glass accounts that are never signed out.
+    pub protected_users: Vec<UserRef>,
+    /// Decide and audit, never act.
+    pub dry_run: bool,
+    /// Events naming more users than this are refused whole.
+    pub max_users_per_event: usize,
+    /// Jamf smart groups (ids or names) whose added devices are lost.
+    pub jamf_lost_groups: Vec<String>,
+    /// Jamf MDM commands that mean a device is lost.
+    pub jamf_lost_commands: Vec<String>,
+    /// Allowed clock difference for signed timestamps, both directions.
+    pub signature_tolerance_secs: u64,
+    /// Larger request bodies are refused with 413.
+    pub max_body_bytes: usize,
+    /// How long the secret is cached before it is read again.
+    pub secret_ttl: Duration,
+    /// SQS queue for revocations that could not finish inline; unset: they answer 503.
+    pub retry_queue_url: Option<String>,
+}
+
+/// Lambda refuses request payloads over 6 MB; a larger limit could never apply.
+const LAMBDA_PAYLOAD_LIMIT: u64 = 6 * 1024 * 1024;
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let vars = Vars(&lookup);
+        let cloud = match vars.get("ENTRA_CLOUD") {
+            None => Cloud::Global,
+            Some(name) => Cloud::parse(&name)
+                .ok_or_else(|| err("ENTRA_CLOUD", "must be global, usgov, dod or china"))?,
+        };
+        Ok(Self {
+            credentials_secret_id: vars.required("CREDENTIALS_SECRET_ID")?,
+            revoke_action: match vars.get("REVOKE_ACTION") {
+                None => RevokeAction::InvalidateAllRefreshTokens,
+                Some(name) => RevokeAction::parse(&name).ok_or_else(|| {
+                    err(
+                        "REVOKE_ACTION",
+                        "must be invalidateAllRefreshTokens or revokeSignInSessions",
+                    )
+                })?,
+            },
+            cloud,
+            authority_url: vars.base_url("ENTRA_AUTHORITY_URL", cloud.authority_url())?,
+            graph_url: vars.base_url("GRAPH_URL", cloud.graph_url())?,
+            inline_deadline: Duration::from_millis(vars.number(
+                "INLINE_DEADLINE_MS",
+                1500,
+                100..=60_000,
+            )?),
+            user_domain: vars.user_domain("USER_DOMAIN")?,
+            protected_users: vars.user_list("PROTECTED_USERS")?,
+            dry_run: vars.boolean("DRY_RUN", false)?,
+            max_users_per_event: vars.number("MAX_USERS_PER_EVENT", 50, 1..=1000)? as usize,
+            jamf_lost_groups: vars.list("JAMF_LOST_GROUPS", &[]),
+            jamf_lost_commands: vars.list("JAMF_LOST_COMMANDS", &["EnableLostMode"]),
+            signature_tolerance_secs: vars.number("SIGNATURE_TOLERANCE_SECONDS", 300, 1..=3600)?,
+            max_body_bytes: vars.number("MAX_BODY_BYTES", 262_144, 1..=LAMBDA_PAYLOAD_LIMIT)?
+                as usize,
+            secret_ttl: Duration::from_secs(vars.number("SECRET_TTL_SECONDS", 300, 0..=86_400)?),
+            retry_queue_url: vars.queue_url("RETRY_QUEUE_URL")?,
+        })
+    }
+
+    /// The decision policy: protected accounts, dry run, the per-event user cap.
+    pub fn policy(&self) -> Policy {
+        Policy {
+            protected_users: self.protected_users.clone(),
+            dry_run: self.dry_run,
+            max_users_per_event: self.max_users_per_event,
+        }
+    }
+
+    /// The part of the configuration the MDM parsers need.
+    pub fn mdm_options(&self) -> MdmOptions {
+        MdmOptions {
+            user_domain: self.user_domain.clone(),
+            jamf_lost_groups: self.jamf_lost_groups.clone(),
+            jamf_lost_commands: self.jamf_lost_commands.clone(),
+        }
+    }
+}
+
+struct Vars<'a, F>(&'a F);
+
+impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
+    fn get(&self, name: &str) -> Option<String> {
+        (self.0)(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.get(name)
+            .ok_or_else(|| err(name, "is required and not set"))
+    }
+
+    fn boolean(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(name).map(|v| v.to_ascii_lowercase()).as_deref() {
+            None => Ok(default),
+            Some("true" | "1" | "yes") => Ok(true),
+            Some("false" | "0" | "no") => Ok(false),
+            Some(_) => Err(err(name, "must be true or false")),
+        }
+    }
+
+    fn number(
+        &self,
+        name: &'static str,
+        default: u64,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Result<u64, ConfigError> {
+        let Some(raw) = self.get(name) else {
+            return Ok(default);
+        };
+        match raw.parse::<u64>() {
+            Ok(n) if range.contains(&n) => Ok(n),
+            _ => Err(err(
+                name,
+                &format!(
+                    "must be a whole number from {} to {}",
+                    range.start(),
+                    range.end()
+                ),
+            )),
+        }
+    }
+
+    fn list(&self, name: &str, default: &[&str]) -> Vec<String> {
+        match self.get(name) {
+            None => default.iter().map(|s| (*s).to_owned()).collect(),
+            Some(raw) => raw
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        }
+    }
+
+    fn user_list(&self, name: &'static str) -> Result<Vec<UserRef>, ConfigError> {
+        self.list(name, &[])
+            .iter()
+            .enumerate()
+            .map(|(i, entry)| {
+                UserRef::parse(entry).map_err(|e| {
+                    err(
+                        name,
+                        &format!("entry {} {e}; entries are UPNs or object ids", i + 1),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// `scheme://host[:port]` without a path; plain http only for loopback hosts (local
+    /// stand-ins), so a typo can never send a token over an unencrypted connection.
+    fn base_url(&self, name: &'static str, default: &str) -> Result<String, ConfigError> {
+        let Some(raw) = self.get(name) else {
+            return Ok(default.to_owned());
+        };
+        let url = raw.trim_end_matches('/');
+        let rest = checked_origin(name, url)?;
+        if !rest.is_empty() {
+            return Err(err(name, "must be scheme://host[:port] with no path"));
+        }
+        Ok(url.to_owned())
+    }
+
+    /// An SQS queue URL, `https://sqs.{region}.amazonaws.com/{account}/{name}`; plain http
+    /// only for a loopback moto_server.
+    fn queue_url(&self, name: &'static str) -> Result<Option<String>, ConfigError> {
+        let Some(url) = self.get(name) else {
+            return Ok(None);
+        };
+        let path = checked_origin(name, &url)?;
+        let path_ok = path.len() > 1
+            && path
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"/-_.".contains(&b));
+        if !path_ok {
+            return Err(err(
+                name,
+                "must be a queue URL such as https://sqs.eu-west-1.amazonaws.com/123456789012/name",
+            ));
+        }
+        if path.ends_with(".fifo") {
+            // A FIFO queue needs a message group id on every send; the retry queue is standard.
+            return Err(err(name, "must be a standard queue, not a .fifo queue"));
+        }
+        Ok(Some(url))
+    }
+    fn user_domain(&self, name: &'static str) -> Result<Option<String>, ConfigError> {
+        let Some(raw) = self.get(name) else {
+            return Ok(None);
+        };
+        let domain = raw.trim_start_matches('@');
+        if is_dns_domain(domain) {
+            Ok(Some(domain.to_owned()))
+        } else {
+            Err(err(name, "must be a DNS domain such as contoso.com"))
+        }
+    }
+}
+
+/// Checks the `scheme://host[:port]` start of `url` and returns the rest (the path, possibly
+/// empty). Plain http only for loopback hosts.
+fn checked_origin<'u>(name: &'static str, url: &'u str) -> Result<&'u str, ConfigError> {
+    let (scheme, after) = url.split_once("://").ok_or_else(|| {
+        err(
+            name,
+            "must be scheme://host, such as https://graph.microsoft.com",
+        )
+    })?;
+    let (authority, rest) = after.find('/').map_or((after, ""), |i| after.split_at(i));
+    let host = authority
+        .rsplit_once(':')
+        .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(authority, |(host, _)| host);
+    let host_ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-[]:".contains(&b));
+    if !host_ok || authority.contains(['?', '#', '@']) || rest.contains(['?', '#']) {
+        return Err(err(
+            name,
+            "must be scheme://host[:port] with no query or user",
+        ));
+    }
+    let loopback = matches!(host, "127.0.0.1" | "localhost" | "[::1]");
+    match scheme {
+        "https" => Ok(rest),
+        "http" if loopback => Ok(rest),
+        "http" => Err(err(
+            name,
+            "must use https (plain http only for loopback stand-ins)",
+        )),
+        _ => Err(err(name, "must use https")),
+    }
+}
+
+fn err(variable: &'static str, problem: &str) -> ConfigError {
+    ConfigError {
+        variable,
+        problem: problem.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    const SECRET: (&str, &str) = ("CREDENTIALS_SECRET_ID", "revoker/entra");
+
+    #[test]
+    fn defaults_apply_when_only_the_secret_id_is_set() {
+        let c = config(&[SECRET]).unwrap();
+        assert_eq!(c.credentials_secret_id, "revoker/entra");
+        assert!(!c.dry_run);
+        assert!(c.protected_users.is_empty());
+        assert_eq!(c.jamf_lost_commands, vec!["EnableLostMode"]);
+        assert!(c.jamf_lost_groups.is_empty());
+        assert_eq!(c.signature_tolerance_secs, 300);
+        assert_eq!(c.max_body_bytes, 262_144);
+        assert_eq!(c.secret_ttl, Duration::from_secs(300));
+        assert_eq!(c.user_domain, None);
+        assert_eq!(c.revoke_action, RevokeAction::InvalidateAllRefreshTokens);
+        assert_eq!(c.cloud, Cloud::Global);
+        assert_eq!(c.authority_url, "https://login.microsoftonline.com");
+        assert_eq!(c.graph_url, "https://graph.microsoft.com");
+        assert_eq!(c.inline_deadline, Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn the_cloud_sets_both_hosts_and_overrides_replace_them() {
+        let c = config(&[SECRET, ("ENTRA_CLOUD", "dod")]).unwrap();
+        assert_eq!(c.authority_url, "https://login.microsoftonline.us");
+        assert_eq!(c.graph_url, "https://dod-graph.microsoft.us");
+        let c = config(&[
+            SECRET,
+            ("ENTRA_CLOUD", "china"),
+            ("ENTRA_AUTHORITY_URL", "http://127.0.0.1:4010/"),
+            ("GRAPH_URL", "http://localhost:4010"),
+        ])
+        .unwrap();
+        assert_eq!(c.authority_url, "http://127.0.0.1:4010");
+        assert_eq!(c.graph_url, "http://localhost:4010");
+        assert_eq!(c.cloud, Cloud::China, "the scope still follows the cloud");
+    }
+
+    #[test]
+    fn base_urls_refuse_plain_http_off_loopback_and_paths() {
+        for (value, expected) in [
+            ("http://graph.example.com", "https"),
+            ("http://127.0.0.1.evil.com", "https"),
+            ("https://graph.microsoft.com/v1.0", "no path"),
+            ("graph.microsoft.com", "scheme://host"),
+            ("ftp://graph.microsoft.com", "https"),
+            ("https://user@graph.microsoft.com", "no query or user"),
+        ] {
+            let e = config(&[SECRET, ("GRAPH_URL", value)]).unwrap_err();
+            assert_eq!(e.variable, "GRAPH_URL");
+            assert!(e.to_string().contains(expected), "{value}: {e}");
+        }
+    }
+
+    #[test]
+    fn the_retry_queue_is_optional_and_must_be_an_https_queue_url() {
+        assert_eq!(config(&[SECRET]).unwrap().retry_queue_url, None);
+        for good in [
+            "https://sqs.eu-west-1.amazonaws.com/123456789012/revoker-retry",
+            "http://127.0.0.1:5000/123456789012/revoker-retry",
+        ] {
+            let c = config(&[SECRET, ("RETRY_QUEUE_URL", good)]).unwrap();
+            assert_eq!(c.retry_queue_url.as_deref(), Some(good));
+        }
+        for (bad, expected) in [
+            ("http://sqs.eu-west-1.amazonaws.com/1/q", "https"),
+            ("https://sqs.eu-west-1.amazonaws.com", "queue URL"),
+            ("https://sqs.eu-west-1.amazonaws.com/1/q?x=1", "no query"),
+            ("revoker-retry", "scheme://host"),
+            (
+                "https://sqs.eu-west-1.amazonaws.com/1/q.fifo",
+                "standard queue",
+            ),
+        ] {
+            let e = config(&[SECRET, ("RETRY_QUEUE_URL", bad)]).unwrap_err();
+            assert_eq!(e.variable, "RETRY_QUEUE_URL");
+            assert!(e.to_string().contains(expected), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn missing_or_empty_secret_id_fails_naming_the_variable() {
+        for vars in [&[][..], &[("CREDENTIALS_SECRET_ID", "  ")][..]] {
+            let e = config(vars).unwrap_err();
+            assert_eq!(e.variable, "CREDENTIALS_SECRET_ID");
+            assert!(
+                e.to_string()
+                    .starts_with("CREDENTIALS_SECRET_ID is required")
+            );
+        }
+    }
+
+    #[test]
+    fn bad_values_fail_naming_the_variable_and_what_it_accepts() {
+        let cases = [
+            ("DRY_RUN", "maybe", "must be true or false"),
+            (
+                "REVOKE_ACTION",
+                "logout",
+                "invalidateAllRefreshTokens or revokeSignInSessions",
+            ),
+            ("ENTRA_CLOUD", "mars", "global, usgov, dod or china"),
+            ("INLINE_DEADLINE_MS", "50", "from 100 to 60000"),
+            (
+                "MAX_BODY_BYTES",
+                "-1",
+                "must be a whole number from 1 to 6291456",
+            ),
+            ("MAX_BODY_BYTES", "99999999", "from 1 to 6291456"),
+            ("SIGNATURE_TOLERANCE_SECONDS", "0", "from 1 to 3600"),
+            ("SECRET_TTL_SECONDS", "5m", "whole number"),
+            ("USER_DOMAIN", "contoso", "DNS domain"),
+            (
+                "PROTECTED_USERS",
+                "breakglass@contoso.com, not a user",
+                "entry 2",
+            ),
+        ];
+        for (name, value, expected) in cases {
+            let e = config(&[SECRET, (name, value)]).unwrap_err();
+            assert_eq!(e.variable, name);
+            assert!(e.to_string().contains(expected), "{name}={value}: {e}");
+        }
+    }
+
+    #[test]
+    fn lists_are_comma_separated_and_trimmed() {
+        let c = config(&[
+            SECRET,
+            (
+                "PROTECTED_USERS",
+                " BreakGlass@contoso.com ,6f1c2a1e-8f5b-4c1d-9e2a-0123456789ab,",
+            ),
+            ("JAMF_LOST_GROUPS", "12, Lost Devices"),
+            ("JAMF_LOST_COMMANDS", "EnableLostMode,DeviceLock"),
+            ("DRY_RUN", "TRUE"),
+            ("USER_DOMAIN", "@contoso.com"),
+        ])
+        .unwrap();
+        assert_eq!(c.protected_users.len(), 2);
+        assert_eq!(c.protected_users[0].as_str(), "BreakGlass@contoso.com");
+        assert_eq!(c.jamf_lost_groups, vec!["12", "Lost Devices"]);
+        assert_eq!(c.jamf_lost_commands, vec!["EnableLostMode", "DeviceLock"]);
+        assert!(c.dry_run);
+        assert_eq!(c.user_domain.as_deref(), Some("contoso.com"));
+    }
+}

@@ -1,0 +1,30 @@
+//! The decision policy: what configuration says about whom to act on, and whether to act.
+
+use crate::domain::UserRef;
+
+/// The decision policy read from configuration.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub protected_users: Vec<UserRef>,
+    pub dry_run: bool,
+    /// More users than this in one event is refused whole: the bound on what one (possibly
+    /// leaked) webhook credential can do in one request.
+    pub max_users_per_event: usize,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            protected_users: Vec::new(),
+            dry_run: false,
+            max_users_per_event: 50,
+        }
+    }
+}
+
+impl Policy {
+    /// Whether `user` is a protected account (matched as the configuration names it).
+    pub(crate) fn is_protected(&self, user: &UserRef) -> bool {
+        self.protected_users.iter().any(|p| p == user)
+    }
+}
