@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod aws;
 pub mod config;
+#[cfg(feature = "dev-tools")]
 pub mod dev;
 pub mod domain;
 pub mod http;

@@ -1,19 +1,18 @@
-//! Webhook authentication: the four schemes of the contract, each over a list of secrets so a
+//! Webhook authentication: the four schemes of the contract (README, "The secret"), each over a list of secrets so a
 //! secret can rotate without downtime. Runs on the raw body bytes before any parser sees them;
 //! every comparison of secret-derived bytes is constant time. Errors say what is wrong with the
 //! request, never which secret was tried or what the expected value was.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
-use hmac::{Hmac, Mac};
-use lambda_http::http::{HeaderMap, HeaderName, HeaderValue};
-use secrecy::{ExposeSecret, SecretSlice, SecretString};
-use sha2::{Digest, Sha256, Sha512};
-use subtle::ConstantTimeEq;
+mod hmac;
+mod shared_token;
+#[cfg(any(test, feature = "dev-tools"))]
+mod sign;
+mod standard_webhooks;
 
-const WEBHOOK_ID: &str = "webhook-id";
-const WEBHOOK_TIMESTAMP: &str = "webhook-timestamp";
-const WEBHOOK_SIGNATURE: &str = "webhook-signature";
+use http::{HeaderMap, HeaderName};
+use secrecy::{ExposeSecret, SecretSlice, SecretString};
+
+pub use hmac::{HmacAlgorithm, HmacScheme, SignatureEncoding};
 
 /// A configured way to authenticate one source's requests.
 #[derive(Debug)]
@@ -29,31 +28,6 @@ pub enum Scheme {
     },
     /// HTTP Basic; each secret is `user:password`.
     Basic { credentials: Vec<SecretString> },
-}
-
-/// Settings of the `hmac` scheme.
-#[derive(Debug)]
-pub struct HmacScheme {
-    pub header: HeaderName,
-    pub algorithm: HmacAlgorithm,
-    pub encoding: SignatureEncoding,
-    pub prefix: Option<String>,
-    pub timestamp_header: Option<HeaderName>,
-    pub keys: Vec<SecretString>,
-}
-
-/// Digest of the `hmac` scheme.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HmacAlgorithm {
-    Sha256,
-    Sha512,
-}
-
-/// How the `hmac` scheme writes the MAC into its header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SignatureEncoding {
-    Hex,
-    Base64,
 }
 
 /// A configuration value that cannot make a scheme. Never carries the value.
@@ -98,7 +72,7 @@ impl<'a> VerifiedBody<'a> {
     }
 }
 
-fn non_empty<T>(secrets: Vec<T>) -> Result<Vec<T>, SchemeError> {
+pub(super) fn non_empty<T>(secrets: Vec<T>) -> Result<Vec<T>, SchemeError> {
     if secrets.is_empty() {
         Err(SchemeError::NoSecrets)
     } else {
@@ -107,33 +81,26 @@ fn non_empty<T>(secrets: Vec<T>) -> Result<Vec<T>, SchemeError> {
 }
 
 /// A non-empty list of non-empty secrets.
-fn checked_secrets(secrets: Vec<SecretString>) -> Result<Vec<SecretString>, SchemeError> {
+pub(super) fn checked_secrets(
+    secrets: Vec<SecretString>,
+) -> Result<Vec<SecretString>, SchemeError> {
     if secrets.iter().any(|s| s.expose_secret().is_empty()) {
         return Err(SchemeError::EmptySecret);
     }
     non_empty(secrets)
 }
 
-fn header_name(name: &str) -> Result<HeaderName, SchemeError> {
+pub(super) fn header_name(name: &str) -> Result<HeaderName, SchemeError> {
     HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| SchemeError::BadHeaderName)
 }
 
 /// Decodes a Standard Webhooks secret (`whsec_<base64>`; the prefix is optional, as in the
-/// reference libraries) into its HMAC key.
-fn standard_webhooks_key(secret: &str) -> Result<SecretSlice<u8>, SchemeError> {
-    let encoded = secret.strip_prefix("whsec_").unwrap_or(secret);
-    match B64.decode(encoded) {
-        Ok(key) if !key.is_empty() => Ok(key.into()),
-        _ => Err(SchemeError::BadStandardWebhooksSecret),
-    }
-}
-
 impl Scheme {
     /// `standard-webhooks` from `whsec_…` secrets.
     pub fn standard_webhooks(secrets: &[SecretString]) -> Result<Self, SchemeError> {
         let keys = secrets
             .iter()
-            .map(|s| standard_webhooks_key(s.expose_secret()))
+            .map(|s| standard_webhooks::key(s.expose_secret()))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self::StandardWebhooks {
             keys: non_empty(keys)?,
@@ -178,16 +145,6 @@ impl Scheme {
         }))
     }
 
-    /// The contract's name of this scheme, for logs.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::StandardWebhooks { .. } => "standard-webhooks",
-            Self::Hmac(_) => "hmac",
-            Self::HeaderToken { .. } => "header-token",
-            Self::Basic { .. } => "basic",
-        }
-    }
-
     /// Authenticates a request: `now` is the current Unix time in seconds, `tolerance` the
     /// allowed clock difference in both directions for schemes that carry a timestamp.
     pub fn verify<'a>(
@@ -199,67 +156,24 @@ impl Scheme {
     ) -> Result<VerifiedBody<'a>, AuthError> {
         match self {
             Self::StandardWebhooks { keys } => {
-                verify_standard_webhooks(keys, headers, body, now, tolerance)
+                standard_webhooks::verify(keys, headers, body, now, tolerance)
             }
-            Self::Hmac(scheme) => verify_hmac(scheme, headers, body, now, tolerance),
+            Self::Hmac(scheme) => hmac::verify(scheme, headers, body, now, tolerance),
             Self::HeaderToken { header, tokens } => {
                 let presented = single_header(headers, header.as_str())?;
-                any_secret_equals(tokens, presented.as_bytes())
+                shared_token::any_secret_equals(tokens, presented.as_bytes())
             }
             Self::Basic { credentials } => {
-                let presented = basic_credentials(headers)?;
-                any_secret_equals(credentials, &presented)
+                let presented = shared_token::basic_credentials(headers)?;
+                shared_token::any_secret_equals(credentials, &presented)
             }
         }?;
         Ok(VerifiedBody(body))
     }
-
-    /// The headers a sender would attach, made with the first secret. For the `sign-event`
-    /// tool and tests: the function itself never signs anything.
-    pub fn sign(&self, body: &[u8], now: i64, message_id: &str) -> Vec<(HeaderName, HeaderValue)> {
-        let mut out = Vec::new();
-        let mut push = |name: &str, value: String| {
-            if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), value.parse()) {
-                out.push((n, v));
-            }
-        };
-        match self {
-            Self::StandardWebhooks { keys } => {
-                let ts = now.to_string();
-                let parts = standard_webhooks_parts(message_id, &ts, body);
-                let mac = mac(HmacAlgorithm::Sha256, keys[0].expose_secret(), &parts);
-                push(WEBHOOK_ID, message_id.to_owned());
-                push(WEBHOOK_TIMESTAMP, ts);
-                push(WEBHOOK_SIGNATURE, format!("v1,{}", B64.encode(mac)));
-            }
-            Self::Hmac(s) => {
-                let ts = now.to_string();
-                if let Some(h) = &s.timestamp_header {
-                    push(h.as_str(), ts.clone());
-                }
-                let parts = hmac_parts(s.timestamp_header.as_ref().map(|_| ts.as_str()), body);
-                let mac = mac(s.algorithm, s.keys[0].expose_secret().as_bytes(), &parts);
-                let encoded = match s.encoding {
-                    SignatureEncoding::Hex => hex(&mac),
-                    SignatureEncoding::Base64 => B64.encode(mac),
-                };
-                let prefix = s.prefix.as_deref().unwrap_or("");
-                push(s.header.as_str(), format!("{prefix}{encoded}"));
-            }
-            Self::HeaderToken { header, tokens } => {
-                push(header.as_str(), tokens[0].expose_secret().to_owned());
-            }
-            Self::Basic { credentials } => {
-                let encoded = B64.encode(credentials[0].expose_secret());
-                push("authorization", format!("Basic {encoded}"));
-            }
-        }
-        out
-    }
 }
 
 /// The one value of a header that must appear exactly once.
-fn single_header<'h>(headers: &'h HeaderMap, name: &str) -> Result<&'h str, AuthError> {
+pub(super) fn single_header<'h>(headers: &'h HeaderMap, name: &str) -> Result<&'h str, AuthError> {
     let mut values = headers.get_all(name).iter();
     let value = values
         .next()
@@ -277,7 +191,12 @@ fn single_header<'h>(headers: &'h HeaderMap, name: &str) -> Result<&'h str, Auth
     Ok(text)
 }
 
-fn check_timestamp(header: &str, value: &str, now: i64, tolerance: u64) -> Result<(), AuthError> {
+pub(super) fn check_timestamp(
+    header: &str,
+    value: &str,
+    now: i64,
+    tolerance: u64,
+) -> Result<(), AuthError> {
     let ts: i64 = value
         .parse()
         .map_err(|_| AuthError::MalformedHeader(header.to_owned(), "not Unix seconds"))?;
@@ -291,188 +210,11 @@ fn check_timestamp(header: &str, value: &str, now: i64, tolerance: u64) -> Resul
     Ok(())
 }
 
-/// What Standard Webhooks signs: `id.timestamp.body`.
-fn standard_webhooks_parts<'a>(id: &'a str, timestamp: &'a str, body: &'a [u8]) -> [&'a [u8]; 5] {
-    [id.as_bytes(), b".", timestamp.as_bytes(), b".", body]
-}
-
-/// What the `hmac` scheme signs: `timestamp.body` when it has a timestamp, else the body.
-fn hmac_parts<'a>(timestamp: Option<&'a str>, body: &'a [u8]) -> Vec<&'a [u8]> {
-    match timestamp {
-        Some(ts) => vec![ts.as_bytes(), b".", body],
-        None => vec![body],
-    }
-}
-
-/// More signatures than this in one header are not looked at: rotation needs two, and each
-/// one costs an HMAC comparison for every configured key.
-const MAX_CANDIDATES: usize = 8;
-
-fn verify_standard_webhooks(
-    keys: &[SecretSlice<u8>],
-    headers: &HeaderMap,
-    body: &[u8],
-    now: i64,
-    tolerance: u64,
-) -> Result<(), AuthError> {
-    let id = single_header(headers, WEBHOOK_ID)?;
-    let timestamp = single_header(headers, WEBHOOK_TIMESTAMP)?;
-    let signatures = single_header(headers, WEBHOOK_SIGNATURE)?;
-    check_timestamp(WEBHOOK_TIMESTAMP, timestamp, now, tolerance)?;
-
-    // Space-separated `version,base64` entries; unknown versions are skipped, as the spec says.
-    let candidates: Vec<Vec<u8>> = signatures
-        .split(' ')
-        .filter_map(|entry| entry.strip_prefix("v1,"))
-        .take(MAX_CANDIDATES)
-        .filter_map(|sig| B64.decode(sig).ok())
-        .filter(|sig| sig.len() == HmacAlgorithm::Sha256.output_len())
-        .collect();
-    if candidates.is_empty() {
-        return Err(AuthError::MalformedHeader(
-            WEBHOOK_SIGNATURE.to_owned(),
-            "no v1,<base64> signature",
-        ));
-    }
-    let parts = standard_webhooks_parts(id, timestamp, body);
-    any_key_matches(
-        keys.iter().map(|k| k.expose_secret()),
-        HmacAlgorithm::Sha256,
-        &parts,
-        &candidates,
-    )
-}
-
-fn verify_hmac(
-    scheme: &HmacScheme,
-    headers: &HeaderMap,
-    body: &[u8],
-    now: i64,
-    tolerance: u64,
-) -> Result<(), AuthError> {
-    let header = scheme.header.as_str();
-    let value = single_header(headers, header)?;
-    let encoded = match &scheme.prefix {
-        Some(prefix) => value
-            .strip_prefix(prefix.as_str())
-            .ok_or_else(|| AuthError::MalformedHeader(header.to_owned(), "missing prefix"))?,
-        None => value,
-    };
-    let presented = match scheme.encoding {
-        SignatureEncoding::Hex => unhex(encoded),
-        SignatureEncoding::Base64 => B64.decode(encoded).ok(),
-    }
-    .filter(|mac| mac.len() == scheme.algorithm.output_len())
-    .ok_or_else(|| AuthError::MalformedHeader(header.to_owned(), "not valid encoding"))?;
-
-    let timestamp = match &scheme.timestamp_header {
-        Some(ts_header) => {
-            let ts = single_header(headers, ts_header.as_str())?;
-            check_timestamp(ts_header.as_str(), ts, now, tolerance)?;
-            Some(ts)
-        }
-        None => None,
-    };
-    let parts = hmac_parts(timestamp, body);
-    let keys = scheme.keys.iter().map(|k| k.expose_secret().as_bytes());
-    any_key_matches(keys, scheme.algorithm, &parts, &[presented])
-}
-
-impl HmacAlgorithm {
-    fn output_len(self) -> usize {
-        match self {
-            Self::Sha256 => 32,
-            Self::Sha512 => 64,
-        }
-    }
-}
-
-/// HMAC of the concatenation of `parts`, computed without copying them together.
-fn mac(algorithm: HmacAlgorithm, key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
-    fn run<M: Mac + hmac::digest::KeyInit>(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
-        // HMAC takes keys of any length, so this cannot fail.
-        let mut mac =
-            <M as hmac::digest::KeyInit>::new_from_slice(key).expect("HMAC takes any key");
-        for part in parts {
-            mac.update(part);
-        }
-        mac.finalize().into_bytes().to_vec()
-    }
-    match algorithm {
-        HmacAlgorithm::Sha256 => run::<Hmac<Sha256>>(key, parts),
-        HmacAlgorithm::Sha512 => run::<Hmac<Sha512>>(key, parts),
-    }
-}
-
-/// Whether any key's MAC over `parts` equals any candidate. Each key's MAC is computed once;
-/// every comparison is constant time and none is skipped once one matches.
-fn any_key_matches<'k>(
-    keys: impl Iterator<Item = &'k [u8]>,
-    algorithm: HmacAlgorithm,
-    parts: &[&[u8]],
-    candidates: &[Vec<u8>],
-) -> Result<(), AuthError> {
-    let matched = keys.fold(subtle::Choice::from(0), |acc, key| {
-        let expected = mac(algorithm, key, parts);
-        candidates
-            .iter()
-            .fold(acc, |acc, c| acc | expected.as_slice().ct_eq(c.as_slice()))
-    });
-    if bool::from(matched) {
-        Ok(())
-    } else {
-        Err(AuthError::Mismatch)
-    }
-}
-
-/// Constant-time equality that also hides the secret's length: both sides are hashed first.
-fn any_secret_equals(secrets: &[SecretString], presented: &[u8]) -> Result<(), AuthError> {
-    let presented = Sha256::digest(presented);
-    let matched = secrets.iter().fold(subtle::Choice::from(0), |acc, s| {
-        acc | Sha256::digest(s.expose_secret().as_bytes()).ct_eq(&presented)
-    });
-    if bool::from(matched) {
-        Ok(())
-    } else {
-        Err(AuthError::Mismatch)
-    }
-}
-
-fn basic_credentials(headers: &HeaderMap) -> Result<Vec<u8>, AuthError> {
-    const NAME: &str = "authorization";
-    let value = single_header(headers, NAME)?;
-    let (scheme, encoded) = value.split_once(' ').ok_or(AuthError::MalformedHeader(
-        NAME.to_owned(),
-        "expected Basic <base64>",
-    ))?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return Err(AuthError::MalformedHeader(
-            NAME.to_owned(),
-            "expected Basic <base64>",
-        ));
-    }
-    B64.decode(encoded.trim())
-        .map_err(|_| AuthError::MalformedHeader(NAME.to_owned(), "not valid base64"))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    // from_str_radix would also take a sign ("+a"): only plain hex digits are a signature.
-    if !text.len().is_multiple_of(2) || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
+    use super::hmac::{hex, mac};
     use super::*;
+    use http::HeaderValue;
 
     const SW_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
     const SW_ID: &str = "msg_p5jXN8AQM9LWM0D4loKWxJek";
@@ -558,13 +300,6 @@ mod tests {
             AuthError::Mismatch,
             "a ninth signature is never computed against"
         );
-    }
-
-    #[test]
-    fn unhex_takes_plain_hex_digits_only() {
-        assert_eq!(unhex("0aFf"), Some(vec![0x0a, 0xff]));
-        assert_eq!(unhex("+a+b"), None);
-        assert_eq!(unhex("abc"), None);
     }
 
     #[test]
