@@ -1,7 +1,7 @@
 //! Lost-device revoker: an AWS Lambda that signs the owner of a lost or stolen device out of
 //! Microsoft Entra ID. The crate is a library; `src/bin/*` are thin Lambda entry points.
 
-pub mod auth;
+pub(crate) mod auth;
 pub mod aws;
 pub mod config;
 #[cfg(feature = "dev-tools")]
@@ -10,7 +10,7 @@ pub mod domain;
 pub mod http;
 pub mod logging;
 pub mod microsoft;
-pub mod payload;
+pub(crate) mod payload;
 pub mod retry;
 pub mod revocation;
 pub mod startup;

@@ -48,7 +48,7 @@ pub struct Clients {
 
 impl Clients {
     /// The AWS clients `config` needs, from `sdk`, with `http` for Entra and Graph.
-    pub fn new(http: reqwest::Client, sdk: &SdkConfig, config: &Config) -> Self {
+    fn new(http: reqwest::Client, sdk: &SdkConfig, config: &Config) -> Self {
         Self {
             http,
             secrets_manager: aws_sdk_secretsmanager::Client::new(sdk),
@@ -60,7 +60,7 @@ impl Clients {
     }
 
     /// From the Lambda environment: region, credentials and endpoint overrides.
-    pub async fn from_env(config: &Config) -> Result<Self, InitError> {
+    async fn from_env(config: &Config) -> Result<Self, InitError> {
         let http = crate::aws::http_client()?;
         let sdk = crate::aws::sdk_config(http.clone()).await?;
         Ok(Self::new(http, &sdk, config))
@@ -111,14 +111,9 @@ impl Instance {
         }
     }
 
-    /// The configuration this instance runs with.
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
     /// The Graph client and its token client, on the shared HTTP client, reading the Entra
     /// credentials from the secret store; each Graph request also gets the deadline's remainder.
-    pub fn graph(&self) -> Graph {
+    fn graph(&self) -> Graph {
         let tokens = TokenClient::new(
             self.clients.http.clone(),
             self.config.authority_url.clone(),

@@ -5,7 +5,8 @@ mod sdk;
 mod secrets_manager;
 mod transport;
 
+pub use sdk::NoCredentials;
 pub(crate) use sdk::describe_sdk_error;
-pub use sdk::{NoCredentials, sdk_config};
+pub(crate) use sdk::sdk_config;
 pub use secrets_manager::{SecretError, SecretStore};
 pub use transport::{aws_http_client, http_client};

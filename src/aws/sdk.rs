@@ -20,7 +20,7 @@ use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 /// metadata providers, none of which applies on Lambda, at the cost of about an eighth of a
 /// cold start's instructions. Without them the instance does not start, rather than failing
 /// every call with an unclear dispatch error.
-pub async fn sdk_config(http: reqwest::Client) -> Result<SdkConfig, NoCredentials> {
+pub(crate) async fn sdk_config(http: reqwest::Client) -> Result<SdkConfig, NoCredentials> {
     let credentials = EnvironmentVariableCredentialsProvider::new();
     credentials
         .provide_credentials()

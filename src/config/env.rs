@@ -105,7 +105,7 @@ impl Config {
     }
 
     /// The decision policy: protected accounts, dry run, the per-event user cap.
-    pub fn policy(&self) -> Policy {
+    pub(crate) fn policy(&self) -> Policy {
         Policy {
             protected_users: self.protected_users.clone(),
             dry_run: self.dry_run,
@@ -114,7 +114,7 @@ impl Config {
     }
 
     /// The part of the configuration the MDM parsers need.
-    pub fn mdm_options(&self) -> MdmOptions {
+    pub(crate) fn mdm_options(&self) -> MdmOptions {
         MdmOptions {
             user_domain: self.user_domain.clone(),
             jamf_lost_groups: self.jamf_lost_groups.clone(),

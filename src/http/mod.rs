@@ -13,7 +13,7 @@ use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use tokio::time::Instant;
 
-pub use error::IngressError;
+pub(crate) use error::IngressError;
 
 use crate::aws::SecretStore;
 use crate::config::Config;
@@ -33,7 +33,12 @@ pub struct App<R, Q> {
 impl<R: Revoker, Q: RetryQueue> App<R, Q> {
     /// `secrets` is shared with the revoker, which reads the Entra credentials from it.
     /// Without `queue`, a revocation that cannot finish inline is answered 503.
-    pub fn new(config: Config, secrets: Arc<SecretStore>, revoker: R, queue: Option<Q>) -> Self {
+    pub(crate) fn new(
+        config: Config,
+        secrets: Arc<SecretStore>,
+        revoker: R,
+        queue: Option<Q>,
+    ) -> Self {
         Self {
             mdm: config.mdm_options(),
             decider: Decider::new(config.policy(), revoker, queue),

@@ -10,7 +10,7 @@ pub enum Cloud {
 }
 
 impl Cloud {
-    pub fn parse(name: &str) -> Option<Self> {
+    pub(crate) fn parse(name: &str) -> Option<Self> {
         match name.to_ascii_lowercase().as_str() {
             "global" => Some(Self::Global),
             "usgov" => Some(Self::UsGov),
@@ -20,7 +20,7 @@ impl Cloud {
         }
     }
 
-    pub fn authority_url(self) -> &'static str {
+    pub(crate) fn authority_url(self) -> &'static str {
         match self {
             Self::Global => "https://login.microsoftonline.com",
             Self::UsGov | Self::Dod => "https://login.microsoftonline.us",
@@ -28,7 +28,7 @@ impl Cloud {
         }
     }
 
-    pub fn graph_url(self) -> &'static str {
+    pub(crate) fn graph_url(self) -> &'static str {
         match self {
             Self::Global => "https://graph.microsoft.com",
             Self::UsGov => "https://graph.microsoft.us",
@@ -38,7 +38,7 @@ impl Cloud {
     }
 
     /// The token scope: always this cloud's Graph, even when `GRAPH_URL` points elsewhere.
-    pub fn scope(self) -> String {
+    pub(crate) fn scope(self) -> String {
         format!("{}/.default", self.graph_url())
     }
 }

@@ -95,7 +95,7 @@ pub enum CertificateError {
 }
 
 impl CertificateCredential {
-    pub fn from_pem(
+    pub(crate) fn from_pem(
         certificate_pem: &str,
         private_key_pem: &str,
     ) -> Result<Self, CertificateError> {

@@ -26,7 +26,7 @@ pub enum RevokeAction {
 }
 
 impl RevokeAction {
-    pub fn parse(name: &str) -> Option<Self> {
+    pub(crate) fn parse(name: &str) -> Option<Self> {
         match name {
             "invalidateAllRefreshTokens" => Some(Self::InvalidateAllRefreshTokens),
             "revokeSignInSessions" => Some(Self::RevokeSignInSessions),
@@ -116,7 +116,7 @@ fn retry_after(response: &reqwest::Response) -> Option<Duration> {
 }
 
 impl<C: CredentialSource> GraphClient<C> {
-    pub fn new(
+    pub(crate) fn new(
         http: reqwest::Client,
         graph_url: String,
         action: RevokeAction,

@@ -13,4 +13,4 @@ pub use credentials::{
     EntraCredentials,
 };
 pub use graph::{GraphClient, RevokeAction};
-pub use token::{AccessToken, EntraError, TokenClient};
+pub(crate) use token::TokenClient;

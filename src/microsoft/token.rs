@@ -17,7 +17,7 @@ use super::credentials::{ClientCredential, CredentialSource, CredentialsError, E
 
 /// Why no token could be had.
 #[derive(Debug, thiserror::Error)]
-pub enum EntraError {
+pub(crate) enum EntraError {
     /// The token endpoint did not answer usefully (network, timeout, 429, 5xx): retry later.
     #[error("Entra token endpoint unavailable: {0}")]
     Unavailable(String),
@@ -36,7 +36,7 @@ pub enum EntraError {
 
 impl EntraError {
     /// True when retrying later may succeed without anyone changing anything.
-    pub fn is_transient(&self) -> bool {
+    pub(crate) fn is_transient(&self) -> bool {
         match self {
             Self::Unavailable(_) => true,
             Self::Credentials(e) => e.is_transient(),
@@ -87,7 +87,7 @@ struct ErrorReply {
 /// not per request (an Entra token is 1–3 KB), and is marked sensitive: its `Debug` form, and
 /// any HTTP-level logging of it, shows no value.
 #[derive(Clone)]
-pub struct AccessToken {
+pub(crate) struct AccessToken {
     authorization: HeaderValue,
     generation: u64,
 }
@@ -106,7 +106,7 @@ impl AccessToken {
     }
 
     /// `Bearer <token>`.
-    pub fn authorization(&self) -> &HeaderValue {
+    pub(crate) fn authorization(&self) -> &HeaderValue {
         &self.authorization
     }
 }
@@ -123,7 +123,7 @@ struct Cached {
 }
 
 /// Gets app-only tokens for Graph, with the credentials `C` holds; built once per instance.
-pub struct TokenClient<C> {
+pub(crate) struct TokenClient<C> {
     http: reqwest::Client,
     authority_url: String,
     scope: String,
@@ -145,7 +145,7 @@ const REFRESH_MARGIN: Duration = Duration::from_secs(300);
 
 impl<C: CredentialSource> TokenClient<C> {
     /// Tokens from `authority_url` for `cloud`'s Graph, sent through the shared `http`.
-    pub fn new(
+    pub(crate) fn new(
         http: reqwest::Client,
         authority_url: String,
         cloud: Cloud,
@@ -161,7 +161,7 @@ impl<C: CredentialSource> TokenClient<C> {
     }
 
     /// A token valid for a while yet: cached, or fetched (by one caller at a time).
-    pub async fn token(&self, deadline: Instant) -> Result<AccessToken, EntraError> {
+    pub(crate) async fn token(&self, deadline: Instant) -> Result<AccessToken, EntraError> {
         let mut cache = self.cache.lock().await;
         if let Some(cached) = &cache.1
             && Instant::now() < cached.refresh_at
@@ -180,7 +180,7 @@ impl<C: CredentialSource> TokenClient<C> {
     }
 
     /// Forgets `token` (Graph said it is no longer valid) unless a newer one replaced it.
-    pub async fn invalidate(&self, token: &AccessToken) {
+    pub(crate) async fn invalidate(&self, token: &AccessToken) {
         let mut cache = self.cache.lock().await;
         if cache.1.as_ref().map(|c| c.token.generation) == Some(token.generation) {
             cache.1 = None;

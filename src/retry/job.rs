@@ -25,7 +25,7 @@ pub struct RetryJob {
 
 impl RetryJob {
     /// The job for `owner` of `event`, with at most [`MAX_JOB_DEVICES`] devices.
-    pub fn new(event: &LostDeviceEvent, owner: &Owner, accepted_at: i64) -> Self {
+    pub(crate) fn new(event: &LostDeviceEvent, owner: &Owner, accepted_at: i64) -> Self {
         let devices = owner
             .devices
             .iter()
@@ -61,7 +61,7 @@ impl RetryJob {
     }
 
     /// Unix seconds when the webhook queued the job.
-    pub fn accepted_at(&self) -> i64 {
+    pub(crate) fn accepted_at(&self) -> i64 {
         self.accepted_at
     }
 

@@ -13,7 +13,7 @@ pub struct SqsQueue {
 }
 
 impl SqsQueue {
-    pub fn new(client: aws_sdk_sqs::Client, queue_url: String) -> Self {
+    pub(crate) fn new(client: aws_sdk_sqs::Client, queue_url: String) -> Self {
         Self { client, queue_url }
     }
 }

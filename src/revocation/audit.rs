@@ -15,17 +15,17 @@ fn device_labels(devices: &[Device]) -> String {
 
 /// How the retry function handled a job, for its audit line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Attempt {
+pub(crate) struct Attempt {
     /// The SQS receive count.
-    pub delivery: u32,
+    pub(crate) delivery: u32,
     /// Still owed: the message goes back to the queue (and after the last attempt to the DLQ).
-    pub returned: bool,
+    pub(crate) returned: bool,
 }
 
 /// One user's outcome for one event. Refusals and failures are raised above INFO. A revoked
 /// user's line carries the Graph call's ids (`receipt`). `attempt` is set when the retry
 /// function acted, `None` inline.
-pub fn user_decision(
+pub(crate) fn user_decision(
     event: &LostDeviceEvent,
     owner: &Owner,
     outcome: UserOutcome,
@@ -75,7 +75,7 @@ pub fn user_decision(
 }
 
 /// A lost device whose record names no usable user: nobody can be signed out for it.
-pub fn unowned_device(event: &LostDeviceEvent, device: &Device) {
+pub(crate) fn unowned_device(event: &LostDeviceEvent, device: &Device) {
     tracing::warn!(
         target: "audit",
         source = %event.source,
@@ -89,7 +89,7 @@ pub fn unowned_device(event: &LostDeviceEvent, device: &Device) {
 }
 
 /// An authenticated event that led to no action on anyone.
-pub fn event_skipped(
+pub(crate) fn event_skipped(
     source: &Source,
     event_id: Option<&EventId>,
     event_type: &str,
@@ -107,7 +107,7 @@ pub fn event_skipped(
 }
 
 /// A loss naming more users than the cap: nobody was signed out.
-pub fn too_many_users(event: &LostDeviceEvent, cap: usize) {
+pub(crate) fn too_many_users(event: &LostDeviceEvent, cap: usize) {
     tracing::error!(
         target: "audit",
         source = %event.source,

@@ -33,7 +33,7 @@ pub struct Decider<R, Q> {
 const DEDUPE_CAPACITY: usize = 4096;
 
 impl<R: Revoker, Q: RetryQueue> Decider<R, Q> {
-    pub fn new(policy: Policy, revoker: R, queue: Option<Q>) -> Self {
+    pub(crate) fn new(policy: Policy, revoker: R, queue: Option<Q>) -> Self {
         Self {
             policy,
             dedupe: Dedupe::new(DEDUPE_CAPACITY),
@@ -44,7 +44,12 @@ impl<R: Revoker, Q: RetryQueue> Decider<R, Q> {
 
     /// Turns a parsed event into per-user outcomes, acting where policy allows; the users of
     /// one event are acted on concurrently and share `deadline`.
-    pub async fn decide(&self, source: &Source, parsed: Parsed, deadline: Instant) -> Report {
+    pub(crate) async fn decide(
+        &self,
+        source: &Source,
+        parsed: Parsed,
+        deadline: Instant,
+    ) -> Report {
         let event = match parsed {
             Parsed::Ignored {
                 id,
@@ -135,7 +140,7 @@ impl<R: Revoker, Q: RetryQueue> Decider<R, Q> {
     /// Policy, then the act seam, for one user; neither audits nor queues. The webhook and
     /// the retry function share it, so a job sees the protected list and dry run as they are
     /// when it runs.
-    pub async fn act(
+    pub(crate) async fn act(
         &self,
         event: &LostDeviceEvent,
         user: &UserRef,

@@ -40,7 +40,7 @@ pub enum Decision {
 
 impl Decision {
     /// The Graph call's ids, when the user was revoked.
-    pub fn receipt(self) -> Option<GraphReceipt> {
+    pub(crate) fn receipt(self) -> Option<GraphReceipt> {
         match self {
             Self::Acted(Revocation::Revoked(receipt)) => Some(receipt),
             _ => None,
@@ -49,7 +49,7 @@ impl Decision {
 
     /// Whether the revocation is still owed: the retry function hands such a job back to SQS
     /// (and so, after the last attempt, to the DLQ and its alarm) instead of deleting it.
-    pub fn is_owed(self) -> bool {
+    pub(crate) fn is_owed(self) -> bool {
         matches!(
             self,
             Self::Acted(Revocation::Transient | Revocation::Misconfigured)
@@ -83,12 +83,12 @@ impl UserOutcome {
     }
     /// Whether the user's case is closed: nothing more would happen on a redelivery. `denied`
     /// is not: once an admin grants consent, the sender's retry must act.
-    pub fn is_settled(self) -> bool {
+    pub(crate) fn is_settled(self) -> bool {
         !matches!(self, Self::Denied | Self::Failed)
     }
 
     /// A sentence for the audit line (a `denied` line follows one saying which refusal).
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             Self::Revoked => "sessions revoked",
             Self::DryRun => "dry run: would revoke sessions",
