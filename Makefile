@@ -26,6 +26,8 @@ $(STAMP): requirements-dev.txt
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	# the shipped build alone, without the dev-tools feature the tests switch on
+	cargo clippy -p lost-device-revoker --lib --bins -- -D warnings
 
 unit: $(STAMP)
 	$(VENV)/bin/python scripts/with_moto.py -- cargo test --workspace

@@ -1,5 +1,5 @@
-//! From samples to results: medians per subject, ratios taken within the run, the issue's
-//! targets, and the markdown table and JSON written to bench/results/.
+//! From samples to results: medians per subject, ratios taken within the run, the
+//! performance targets (README, "Performance"), and the markdown table and JSON written to bench/results/.
 
 use serde::Serialize;
 
@@ -89,7 +89,7 @@ pub struct Settings {
     pub wrapper: Option<String>,
 }
 
-/// One of the targets, judged on this run's numbers.
+/// One of the performance targets (README, "Performance"), judged on this run's numbers.
 #[derive(Debug, Clone, Serialize)]
 pub struct Target {
     pub target: String,
@@ -119,7 +119,7 @@ impl Results {
     }
 }
 
-/// The targets, from the subjects measured in this run.
+/// The performance targets (README, "Performance"), from the subjects measured in this run.
 pub fn targets(subjects: &[SubjectSummary], artifact: &ArtifactSize) -> Vec<Target> {
     let get = |id| subjects.iter().find(|s| s.subject == id);
     let (webhook, floor, python) = (

@@ -109,8 +109,8 @@ impl SecretStore {
     }
 
     /// The cached secret, read again once it is older than the TTL. When that read fails for
-    /// a transient reason, the previous value keeps serving (for at most [`MAX_STALE`] past
-    /// the TTL, re-trying every [`RETRY_AFTER_FAILURE`]): a brief Secrets Manager outage must
+    /// a transient reason, the previous value keeps serving (for at most `MAX_STALE` past
+    /// the TTL, re-trying every `RETRY_AFTER_FAILURE`): a brief Secrets Manager outage must
     /// not turn lost-device alerts away.
     pub async fn get(&self) -> Result<Arc<AppSecret>, SecretError> {
         let mut cached = self.cached.lock().await;

@@ -40,7 +40,7 @@ pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
 }
 
 /// `client` as the AWS SDK's HTTP client. The connect timeout is the client's own
-/// ([`CONNECT_TIMEOUT`]), not the SDK's setting; the SDK's read timeout, when one is set,
+/// (`CONNECT_TIMEOUT`), not the SDK's setting; the SDK's read timeout, when one is set,
 /// bounds each whole request. The SDK's attempt and operation timeouts and its retries work
 /// as with its own client. Its connection poisoning (dropping a connection after some
 /// transient errors) does not reach reqwest's pool.

@@ -49,7 +49,7 @@ fn format_err(key: impl Into<String>, problem: impl ToString) -> SecretFormatErr
 }
 
 impl AppSecret {
-    /// Parses the secret's JSON text (DESIGN §4).
+    /// Parses the secret's JSON text (README, "The secret").
     pub fn parse(text: &str) -> Result<Self, SecretFormatError> {
         // serde_json's syntax errors carry only a line and column, never input text.
         let value: Value = serde_json::from_str(text)

@@ -1,4 +1,4 @@
-//! The webhook edge: a `lambda_http` request becomes a [`Report`] or an [`IngressError`], and
+//! The webhook edge: a `lambda_http` request becomes a [`Report`] or an `IngressError`, and
 //! either becomes a JSON response (`response`), with its status from the one map (`status`).
 //! Order of checks: route and method, body size, source, authentication (raw bytes), payload,
 //! decision. Nothing past authentication runs for an unauthenticated request.

@@ -1,4 +1,4 @@
-//! The canonical lost-device event that relays send (DESIGN.md §5): one device, one user.
+//! The canonical lost-device event that relays send (README, "Payloads"): one device, one user.
 //! This format is ours, so it is strict: a field of the wrong type or a malformed user is an
 //! error, where the Jamf parser would shrug.
 

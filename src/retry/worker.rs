@@ -131,7 +131,7 @@ async fn act_on<R: Revoker, Q: RetryQueue>(
 }
 
 /// The instant to stop acting, from the invocation's deadline (Unix milliseconds, as the
-/// Lambda context gives it), keeping [`REPORT_MARGIN`] to answer.
+/// Lambda context gives it), keeping `REPORT_MARGIN` to answer.
 ///
 /// `cargo lambda watch` (1.9) sends the timeout itself (`600000`) rather than a Unix time. A
 /// value that small is read as a duration from now: no real deadline lies in 1970. (Lambda

@@ -1,7 +1,7 @@
 //! Decide and act: for an authenticated event, which users to sign out and what happened to
 //! each. Policy (protected accounts, dry run, the user cap), duplicate detection, the audit
 //! trail and the hand-off to the retry queue live here. The act itself and the queue are the
-//! traits in [`seams`], implemented by the adapters in `microsoft/` and `retry/`; nothing here
+//! traits in `seams` ([`Revoker`], [`RetryQueue`]), implemented by the adapters in `microsoft/` and `retry/`; nothing here
 //! knows about tokens, HTTP or SQS.
 
 pub(crate) mod audit;

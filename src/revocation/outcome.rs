@@ -104,7 +104,7 @@ impl UserOutcome {
 }
 
 impl From<Decision> for UserOutcome {
-    /// Both refusals answer `denied` (500, DESIGN §5); an owed transient one, `failed`.
+    /// Both refusals answer `denied` (500, README "Responses"); an owed transient one, `failed`.
     fn from(d: Decision) -> Self {
         match d {
             Decision::Protected => Self::Protected,

@@ -37,7 +37,7 @@ pub const ALL_SECRETS: &[&str] = &[
     "test-basic-password-7QwXy",
 ];
 
-/// The secret every handler test starts from (DESIGN §4 shape, all four schemes).
+/// The secret every handler test starts from (README "The secret" shape, all four schemes).
 pub fn test_secret() -> Value {
     json!({
         "tenant_id": "contoso.onmicrosoft.com",
@@ -63,7 +63,7 @@ pub fn moto_url() -> String {
 }
 
 /// The SDK configuration every test client shares: a region, dummy credentials, a 5 s
-/// timeout, and the function's own HTTP client and SDK adapter (`revoker::aws::transport`). The
+/// timeout, and the function's own HTTP client and SDK adapter (`revoker::aws`). The
 /// real SDK and wire protocol, never real AWS: each client names its endpoint.
 fn test_sdk_config() -> aws_config::SdkConfig {
     let http = revoker::aws::http_client().expect("the HTTP client builds");

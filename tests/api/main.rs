@@ -4,6 +4,7 @@
 mod durability;
 mod events;
 mod helpers;
+mod layout;
 mod logs;
 mod revocation;
 mod secrets;

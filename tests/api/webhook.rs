@@ -1,5 +1,5 @@
 //! The webhook handler end to end: routes, authentication for every scheme, payloads,
-//! decisions, and every status of DESIGN §5 this function can produce so far.
+//! decisions, and every status of the README's Responses table this function can produce.
 
 use base64::Engine as _;
 use lambda_http::http::StatusCode;
