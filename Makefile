@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 STAMP  := $(VENV)/.installed-$(shell cksum < requirements-dev.txt | cut -d' ' -f1)
 
-.PHONY: test demo demo-check serve-local venv lint unit sign-events clean template
+.PHONY: test demo demo-check serve-local venv lint unit release-webhook sign-events clean template
 
 ## demo: every sample event through `cargo lambda watch`, moto_server and the Entra + Graph stand-in
 demo: $(STAMP)
@@ -29,8 +29,13 @@ lint:
 	# the shipped build alone, without the dev-tools feature the tests switch on
 	cargo clippy -p lost-device-revoker --lib --bins -- -D warnings
 
-unit: $(STAMP)
+unit: $(STAMP) release-webhook
 	$(VENV)/bin/python scripts/with_moto.py -- cargo test --workspace
+
+# The shipped webhook binary (release profile: panic = "abort"), which
+# bench/tests/shipped_webhook.rs drives through a Lambda Runtime API, and make bench measures.
+release-webhook:
+	cargo build --release --locked -p lost-device-revoker --bin webhook
 
 ## serve-local: moto_server on :5000 and the stand-in on :4010 with the demo data (events/env.json), until Ctrl-C
 serve-local: $(STAMP)
@@ -76,8 +81,7 @@ $(BENCH_STAMP): bench/requirements.txt | $(STAMP)
 
 # Two builds, because features are resolved per selected package: the webhook measured is the
 # webhook shipped, not one built with the harness's dependency features.
-bench-build:
-	cargo build --release --locked -p lost-device-revoker --bin webhook
+bench-build: release-webhook
 	cargo build --release --locked -p lost-device-bench
 
 # The deployment artifact, for its size only: a failed cross-build is reported as unavailable,

@@ -7,13 +7,19 @@
 //!   trail (the text format keeps it too);
 //! - the enclosing spans are written once, as the `spans` list (Lambda's `requestId` first),
 //!   not again as a separate `span` object. Formatting a span is most of a JSON line's cost.
+//!
+//! Whatever the level, one event is never written: `lambda_runtime` logs every invocation's
+//! raw JSON at TRACE, headers and body included, which for a webhook means the Jamf token,
+//! Basic credentials and signatures ([`NoRawEvents`]).
 
 use std::str::FromStr;
 
-use tracing::Subscriber;
+use tracing::subscriber::Interest;
+use tracing::{Level, Metadata, Subscriber};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 
 /// The format and level Lambda asks for, from the environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,10 +82,37 @@ where
                 .json()
                 .with_current_span(false)
                 .with_span_list(true)
-                .finish(),
+                .finish()
+                .with(NoRawEvents),
         )
     } else {
-        Box::new(builder.finish())
+        Box::new(builder.finish().with(NoRawEvents))
+    }
+}
+
+/// Drops `lambda_runtime`'s TRACE line with the raw invocation event, whatever `RUST_LOG` or
+/// `AWS_LAMBDA_LOG_LEVEL` asks for: a level filter could be widened again by a directive, a
+/// layer that disables the callsite cannot. Every other event is left to the level filter.
+struct NoRawEvents;
+
+/// Where `lambda_runtime` 1.x writes the raw event (`layers/api_response.rs`).
+const RAW_EVENT_TARGET: &str = "lambda_runtime::layers::api_response";
+
+fn is_raw_event(metadata: &Metadata<'_>) -> bool {
+    *metadata.level() == Level::TRACE && metadata.target() == RAW_EVENT_TARGET
+}
+
+impl<S: Subscriber> Layer<S> for NoRawEvents {
+    fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
+        if is_raw_event(metadata) {
+            Interest::never()
+        } else {
+            Interest::always()
+        }
+    }
+
+    fn enabled(&self, metadata: &Metadata<'_>, _: Context<'_, S>) -> bool {
+        !is_raw_event(metadata)
     }
 }
 
@@ -168,5 +201,36 @@ mod tests {
             line.get("timestamp").is_none(),
             "CloudWatch adds the time: {text}"
         );
+    }
+
+    /// The runtime's raw-event line is dropped even when TRACE is asked for by name; its other
+    /// lines, and every other TRACE line, are not.
+    #[test]
+    fn the_runtimes_raw_event_line_is_never_written_at_any_level() {
+        for format in ["JSON", "Text"] {
+            let buffer = Buffer::default();
+            let settings = LogSettings::from_values(Some(format), Some("TRACE"));
+
+            tracing::subscriber::with_default(subscriber(settings, buffer.clone()), || {
+                tracing::trace!(
+                    target: "lambda_runtime::layers::api_response",
+                    body = "X-Webhook-Token: s3cr3t",
+                    "raw JSON event received from Lambda"
+                );
+                tracing::error!(
+                    target: "lambda_runtime::layers::api_response",
+                    "Failed to parse raw JSON event received from Lambda"
+                );
+                tracing::trace!("another trace line");
+            });
+
+            let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+            assert!(!text.contains("s3cr3t"), "{format}: {text}");
+            assert!(
+                text.contains("Failed to parse raw JSON event"),
+                "{format}: {text}"
+            );
+            assert!(text.contains("another trace line"), "{format}: {text}");
+        }
     }
 }

@@ -65,22 +65,33 @@ impl EventMaker {
             },
         })
         .to_string();
-        let mut event = function_url_event(&body, &format!("msg_{event_id}"), now);
+        let mut event = function_url_event("/standard", &body, &format!("msg_{event_id}"), now);
         // `new` checked that the `standard` source exists, and the event has a path and a
         // plain body: signing cannot fail.
         sample_events::sign(&mut event, &self.secret, now.unix_timestamp())
             .unwrap_or_else(|e| unreachable!("signing a well-formed bench event: {e}"));
         event.to_string()
     }
+
+    /// A Function URL event for `POST {path}` carrying `body`, signed for the path's source
+    /// as a sender holding the secret would sign it.
+    pub fn signed(&self, path: &str, body: &str) -> Result<String, MakerError> {
+        let now = OffsetDateTime::now_utc();
+        let message_id = format!("msg_{}", uuid::Uuid::new_v4().simple());
+        let mut event = function_url_event(path, body, &message_id, now);
+        sample_events::sign(&mut event, &self.secret, now.unix_timestamp())
+            .map_err(|e| MakerError::Secret(e.to_string()))?;
+        Ok(event.to_string())
+    }
 }
 
 /// The Function URL event, with its `webhook-id`; the signature headers are added by `sign`.
-fn function_url_event(body: &str, message_id: &str, now: OffsetDateTime) -> Value {
+fn function_url_event(path: &str, body: &str, message_id: &str, now: OffsetDateTime) -> Value {
     let host = "abcdefghij.lambda-url.us-east-1.on.aws";
     json!({
         "version": "2.0",
         "routeKey": "$default",
-        "rawPath": "/standard",
+        "rawPath": path,
         "rawQueryString": "",
         "headers": {
             "content-type": "application/json",
@@ -98,7 +109,7 @@ fn function_url_event(body: &str, message_id: &str, now: OffsetDateTime) -> Valu
             "domainPrefix": "abcdefghij",
             "http": {
                 "method": "POST",
-                "path": "/standard",
+                "path": path,
                 "protocol": "HTTP/1.1",
                 "sourceIp": "203.0.113.10",
                 "userAgent": "lambda-bench/1.0",

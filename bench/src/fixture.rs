@@ -43,13 +43,17 @@ impl AppFixture {
             path: path.to_owned(),
             source,
         })?;
-        let shape: SecretShape =
-            serde_json::from_str(&secret_json).map_err(|source| FixtureError::Shape {
-                path: path.to_owned(),
-                source,
-            })?;
+        Self::from_json(&secret_json).map_err(|source| FixtureError::Shape {
+            path: path.to_owned(),
+            source,
+        })
+    }
+
+    /// The fixture for a secret given as its JSON text.
+    pub fn from_json(secret_json: &str) -> Result<AppFixture, serde_json::Error> {
+        let shape: SecretShape = serde_json::from_str(secret_json)?;
         Ok(AppFixture {
-            secret_json,
+            secret_json: secret_json.to_owned(),
             tenant_id: shape.tenant_id,
             client_id: shape.client_id,
             client_secret: shape.client_secret,

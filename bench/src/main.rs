@@ -7,38 +7,22 @@
 //! moto_server and Entra + Graph on the in-process stand-in. CPU is the kernel's rusage of the
 //! reaped process (`wait4`), so time spent waiting on the stand-ins is not counted.
 
-mod answer;
-mod artifact;
-mod burst;
-mod cli;
-mod environment;
-mod events;
-mod fixture;
-mod lambda_env;
-mod local_aws;
-mod machine;
-mod measure;
-mod process;
-mod report;
-mod runtime_api;
-mod stats;
-mod subject;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use lost_device_bench::{artifact, burst, cli, measure, report};
 use standin::Standin;
 
-use crate::burst::{BurstReport, BurstSettings};
-use crate::cli::{Command, Options};
-use crate::events::{EventMaker, MakerError};
-use crate::fixture::{AppFixture, FixtureError};
-use crate::local_aws::{LocalAws, LocalAwsError};
-use crate::machine::Machine;
-use crate::measure::{Lab, MeasureError, SpawnSample};
-use crate::report::{Pair, Results, Settings, SubjectSummary};
-use crate::subject::{Subject, SubjectId};
+use lost_device_bench::burst::{BurstReport, BurstSettings};
+use lost_device_bench::cli::{Command, Options};
+use lost_device_bench::events::{EventMaker, MakerError};
+use lost_device_bench::fixture::{AppFixture, FixtureError};
+use lost_device_bench::local_aws::{LocalAws, LocalAwsError};
+use lost_device_bench::machine::Machine;
+use lost_device_bench::measure::{Lab, MeasureError, SpawnSample};
+use lost_device_bench::report::{Pair, Results, Settings, SubjectSummary};
+use lost_device_bench::subject::{Subject, SubjectId};
 
 #[derive(Debug, thiserror::Error)]
 enum BenchError {

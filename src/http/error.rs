@@ -1,5 +1,6 @@
 //! Why a request was not turned into a decision, and what the sender and the log are told.
 
+use super::lambda::EnvelopeError;
 use crate::auth::AuthError;
 use crate::aws::SecretError;
 use crate::payload::PayloadError;
@@ -7,6 +8,8 @@ use crate::payload::PayloadError;
 /// Why a request was not turned into a decision.
 #[derive(Debug, thiserror::Error)]
 pub enum IngressError {
+    #[error("malformed event: {0}")]
+    BadEvent(#[from] EnvelopeError),
     #[error("method not allowed; use {allow}")]
     MethodNotAllowed { allow: &'static str },
     #[error("unknown or disabled source")]
@@ -25,6 +28,7 @@ impl IngressError {
     /// The response's `outcome` for this error.
     pub(super) fn outcome(&self) -> &'static str {
         match self {
+            Self::BadEvent(_) => "bad_request",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::UnknownSource => "unknown_source",
             Self::PayloadTooLarge { .. } => "payload_too_large",

@@ -1,9 +1,11 @@
-//! The webhook edge: a `lambda_http` request becomes a [`Report`] or an `IngressError`, and
-//! either becomes a JSON response (`response`), with its status from the one map (`status`).
+//! The webhook edge: an invocation event becomes a request (`lambda`), the request a [`Report`]
+//! or an `IngressError`, and either a JSON response (`response`), with its status from the one
+//! map (`status`).
 //! Order of checks: route and method, body size, source, authentication (raw bytes), payload,
 //! decision. Nothing past authentication runs for an unauthenticated request.
 
 mod error;
+mod lambda;
 mod response;
 mod status;
 
@@ -14,6 +16,7 @@ use lambda_http::{Body, Request, Response};
 use tokio::time::Instant;
 
 pub(crate) use error::IngressError;
+pub use lambda::LambdaResponse;
 
 use crate::aws::SecretStore;
 use crate::config::Config;
@@ -48,18 +51,35 @@ impl<R: Revoker, Q: RetryQueue> App<R, Q> {
     }
 }
 
+/// Serves one invocation event, whatever it holds: an event that is not a readable HTTP
+/// request is answered 400 in the Function URL's shape. Never fails and never panics.
+pub async fn handle_event<R: Revoker, Q: RetryQueue>(
+    app: &App<R, Q>,
+    event: &serde_json::value::RawValue,
+) -> LambdaResponse {
+    let (shape, request) = lambda::request_of(event);
+    let response = match request {
+        Ok(request) => handle(app, request).await,
+        Err(e) => refuse(&IngressError::from(e), "(none)"),
+    };
+    shape.reply(response)
+}
+
 /// Serves one request. Never fails and never panics on input: every problem is a response.
 pub async fn handle<R: Revoker, Q: RetryQueue>(app: &App<R, Q>, req: Request) -> Response<Body> {
     let segment = last_segment(req.uri().path()).to_owned();
     match route(app, &segment, &req).await {
         Ok(Reply::Health) => response::health(),
         Ok(Reply::Report(report)) => response::report(&report),
-        Err(e) => {
-            let response = response::refusal(&e);
-            e.log(&segment, response.status().as_u16());
-            response
-        }
+        Err(e) => refuse(&e, &segment),
     }
+}
+
+/// The answer to a refused request, and its one log line.
+fn refuse(e: &IngressError, source: &str) -> Response<Body> {
+    let response = response::refusal(e);
+    e.log(source, response.status().as_u16());
+    response
 }
 
 /// The last non-empty segment of a request path, so API Gateway stages and custom prefixes

@@ -40,6 +40,7 @@ pub(crate) fn status(answer: Answer<'_>) -> StatusCode {
                 .fold(event, StatusCode::max)
         }
         Answer::Refused(error) => match error {
+            IngressError::BadEvent(_) => StatusCode::BAD_REQUEST,
             IngressError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             IngressError::UnknownSource => StatusCode::NOT_FOUND,
             IngressError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,

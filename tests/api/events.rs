@@ -1,6 +1,6 @@
-//! The sample events in `events/` are real Lambda event shapes: each one is loaded through
-//! lambda_http's own deserializer, re-signed with the demo secret, and served by the handler
-//! with the demo configuration.
+//! The sample events in `events/` are real Lambda event shapes: each one is checked against
+//! lambda_http's own deserializer, re-signed with the demo secret, and served as the binary
+//! serves it (the raw event through `http::handle_event`) with the demo configuration.
 
 use std::path::Path;
 

@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
-use lambda_http::Request;
 use lambda_http::http::StatusCode;
 use revoker::config::{AppSecret, Config};
 use revoker::domain::{LostDeviceEvent, UserRef};
@@ -322,10 +321,6 @@ pub fn function_url_event(method: &str, path: &str, body: &str) -> Value {
     })
 }
 
-pub fn to_request(event: &Value) -> Request {
-    lambda_http::request::from_str(&event.to_string()).expect("a valid Lambda HTTP event")
-}
-
 /// A POST to `path` carrying `body`, signed for its source with the test secret.
 pub fn signed_event<R>(app: &TestApp<R>, path: &str, body: &str) -> Value {
     let mut event = function_url_event("POST", path, body);
@@ -353,23 +348,31 @@ impl<R: Revoker> TestApp<R> {
             .await
     }
 
+    /// Serves `event` as the webhook binary does: the raw invocation event through the edge,
+    /// the answer read back from the event source's response shape.
     pub async fn send(&self, event: &Value) -> Answer {
-        let response = http::handle(&self.app, to_request(event)).await;
-        let status = response.status();
-        let allow = response
-            .headers()
-            .get("allow")
-            .map(|v| v.to_str().unwrap().to_owned());
+        let raw_event = serde_json::value::to_raw_value(event).expect("an event is JSON");
+        let reply = http::handle_event(&self.app, &raw_event).await;
+        let reply = serde_json::to_value(&reply).expect("a reply serializes");
+        let status = StatusCode::from_u16(reply["statusCode"].as_u64().unwrap() as u16).unwrap();
+        // Function URL and API Gateway v2 answer in `headers`; REST API in `multiValueHeaders`.
+        let header = |name: &str| {
+            reply["headers"][name]
+                .as_str()
+                .or_else(|| reply["multiValueHeaders"][name][0].as_str())
+                .map(str::to_owned)
+        };
         assert_eq!(
-            response.headers()["content-type"],
-            "application/json",
-            "every answer is JSON"
+            header("content-type").as_deref(),
+            Some("application/json"),
+            "every answer is JSON: {reply}"
         );
-        let raw = String::from_utf8(response.body().to_vec()).expect("UTF-8 body");
+        assert_eq!(reply["isBase64Encoded"], false, "{reply}");
+        let raw = reply["body"].as_str().expect("a body").to_owned();
         let body = serde_json::from_str(&raw).expect("JSON body");
         Answer {
             status,
-            allow,
+            allow: header("allow"),
             body,
             raw,
         }
