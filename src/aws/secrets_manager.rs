@@ -15,7 +15,7 @@ use crate::microsoft::{CredentialSource, CredentialsError, EntraCredentials};
 use crate::payload::json_fields::FieldError;
 
 /// Why the secret could not be had. Carries ids and key names, never secret values.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum SecretError {
     /// Secrets Manager did not answer usefully (network, throttling, its own 5xx): retry later.
     #[error("Secrets Manager is unavailable: {0}")]
@@ -69,15 +69,34 @@ const PERMANENT_CODES: &[(&str, &str)] = &[
 /// After a failed read, how long the previous value is used before Secrets Manager is asked
 /// again (so an outage does not add a timeout to every request).
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(30);
+/// After a failed read with no previous value to serve, the first wait before the next read;
+/// it doubles with each failure up to [`RETRY_AFTER_FAILURE`]. Meanwhile requests get the
+/// failed read's answer (503, or 500 for a misconfiguration) at once, so unauthenticated
+/// requests during an outage or a misconfiguration cost no call each.
+const FIRST_RETRY_WITHOUT_SECRET: Duration = Duration::from_secs(1);
 /// How long past its TTL a previous value may stand in during an outage: a webhook secret
 /// removed because it leaked must not stay valid for as long as an outage lasts.
 const MAX_STALE: Duration = Duration::from_secs(3600);
 
+#[derive(Default)]
+struct State {
+    cached: Option<Cached>,
+    /// Set by a failed read, cleared by a good one.
+    failed: Option<Failure>,
+}
+
 struct Cached {
     secret: Arc<AppSecret>,
     read_at: Instant,
-    /// Set after a failed read: no new read before this instant.
-    retry_at: Option<Instant>,
+}
+
+struct Failure {
+    /// No new read before this instant.
+    retry_at: Instant,
+    /// Failed reads in a row.
+    count: u32,
+    /// What the last read said, answered again while backing off.
+    error: SecretError,
 }
 
 /// Reads the secret through an injected Secrets Manager client and caches it.
@@ -86,7 +105,7 @@ pub struct SecretStore {
     secret_id: String,
     ttl: Duration,
     // Held across the fetch, so concurrent misses make one request.
-    cached: Mutex<Option<Cached>>,
+    state: Mutex<State>,
 }
 
 impl std::fmt::Debug for SecretStore {
@@ -104,50 +123,75 @@ impl SecretStore {
             client,
             secret_id,
             ttl,
-            cached: Mutex::new(None),
+            state: Mutex::new(State::default()),
         }
     }
 
     /// The cached secret, read again once it is older than the TTL. When that read fails for
     /// a transient reason, the previous value keeps serving (for at most `MAX_STALE` past
     /// the TTL, re-trying every `RETRY_AFTER_FAILURE`): a brief Secrets Manager outage must
-    /// not turn lost-device alerts away.
+    /// not turn lost-device alerts away. With nothing to serve, a failed read is answered
+    /// again without a call until its back-off ends.
     pub async fn get(&self) -> Result<Arc<AppSecret>, SecretError> {
-        let mut cached = self.cached.lock().await;
-        if let Some(c) = cached.as_ref() {
+        let mut state = self.state.lock().await;
+        let now = Instant::now();
+        let backing_off = state.failed.as_ref().is_some_and(|f| now < f.retry_at);
+        if let Some(c) = state.cached.as_ref() {
             let age = c.read_at.elapsed();
-            let backing_off = c.retry_at.is_some_and(|t| Instant::now() < t);
             if age < self.ttl || (backing_off && age < self.ttl + MAX_STALE) {
                 return Ok(Arc::clone(&c.secret));
             }
         }
+        if backing_off && let Some(failure) = state.failed.as_ref() {
+            return Err(failure.error.clone());
+        }
         match self.fetch().await {
-            Ok(secret) => Ok(Self::store(&mut cached, secret)),
-            Err(e) if e.is_transient() => match cached.as_mut() {
-                Some(c) if c.read_at.elapsed() < self.ttl + MAX_STALE => {
-                    tracing::warn!(error = %e, "serving the previously read secret");
-                    c.retry_at = Some(Instant::now() + RETRY_AFTER_FAILURE);
-                    Ok(Arc::clone(&c.secret))
+            Ok(secret) => Ok(Self::store(&mut state, secret)),
+            Err(e) => {
+                let stale = state
+                    .cached
+                    .as_ref()
+                    .filter(|c| e.is_transient() && c.read_at.elapsed() < self.ttl + MAX_STALE)
+                    .map(|c| Arc::clone(&c.secret));
+                let count = state
+                    .failed
+                    .as_ref()
+                    .map_or(1, |f| f.count.saturating_add(1));
+                let wait = match stale {
+                    Some(_) => RETRY_AFTER_FAILURE,
+                    None => FIRST_RETRY_WITHOUT_SECRET
+                        .saturating_mul(1 << (count - 1).min(5))
+                        .min(RETRY_AFTER_FAILURE),
+                };
+                state.failed = Some(Failure {
+                    retry_at: Instant::now() + wait,
+                    count,
+                    error: e.clone(),
+                });
+                match stale {
+                    Some(secret) => {
+                        tracing::warn!(error = %e, "serving the previously read secret");
+                        Ok(secret)
+                    }
+                    None => Err(e),
                 }
-                _ => Err(e),
-            },
-            Err(e) => Err(e),
+            }
         }
     }
 
     /// Reads the secret now, whatever the cache holds (after a credential rotation).
     pub async fn refresh(&self) -> Result<Arc<AppSecret>, SecretError> {
-        let mut cached = self.cached.lock().await;
+        let mut state = self.state.lock().await;
         let secret = self.fetch().await?;
-        Ok(Self::store(&mut cached, secret))
+        Ok(Self::store(&mut state, secret))
     }
 
-    fn store(cached: &mut Option<Cached>, secret: Arc<AppSecret>) -> Arc<AppSecret> {
-        *cached = Some(Cached {
+    fn store(state: &mut State, secret: Arc<AppSecret>) -> Arc<AppSecret> {
+        state.cached = Some(Cached {
             secret: Arc::clone(&secret),
             read_at: Instant::now(),
-            retry_at: None,
         });
+        state.failed = None;
         secret
     }
 

@@ -95,6 +95,10 @@ enum Step {
 const BACKOFF_BASE: Duration = Duration::from_millis(100);
 const BACKOFF_CAP: Duration = Duration::from_secs(2);
 
+/// The longest `Retry-After` taken as given. Graph asks for seconds to minutes; a larger value
+/// (even `u64::MAX`) only means "not before the deadline", so the call gives up as owed.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
 /// Exponential backoff with "equal jitter": half fixed, half random.
 fn backoff(attempt: u32) -> Duration {
     let exp = BACKOFF_BASE
@@ -112,7 +116,7 @@ fn retry_after(response: &reqwest::Response) -> Option<Duration> {
         .trim()
         .parse::<u64>()
         .ok()
-        .map(Duration::from_secs)
+        .map(|seconds| Duration::from_secs(seconds).min(MAX_RETRY_AFTER))
 }
 
 impl<C: CredentialSource> GraphClient<C> {
@@ -283,7 +287,8 @@ impl<C: CredentialSource> Revoker for GraphClient<C> {
                 Step::RetryAfter(wait) => {
                     let wait = wait.unwrap_or_else(|| backoff(attempt));
                     attempt += 1;
-                    if Instant::now() + wait >= deadline {
+                    let resume = Instant::now().checked_add(wait);
+                    if resume.is_none_or(|at| at >= deadline) {
                         tracing::warn!(
                             attempts = attempt,
                             event_id = %event.id,

@@ -143,6 +143,11 @@ impl<C> std::fmt::Debug for TokenClient<C> {
 /// How long before expiry a cached token is replaced.
 const REFRESH_MARGIN: Duration = Duration::from_secs(300);
 
+/// The longest lifetime taken from `expires_in`. Entra issues tokens for about an hour (a
+/// token lifetime policy allows up to a day); a larger number, up to `u64::MAX`, is treated as
+/// a day rather than trusted into an overflow.
+const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(86_400);
+
 impl<C: CredentialSource> TokenClient<C> {
     /// Tokens from `authority_url` for `cloud`'s Graph, sent through the shared `http`.
     pub(crate) fn new(
@@ -258,7 +263,7 @@ impl<C: CredentialSource> TokenClient<C> {
             tracing::debug!(expires_in = reply.expires_in, "token issued");
             return Ok((
                 SecretString::from(reply.access_token),
-                Duration::from_secs(reply.expires_in.max(1)),
+                Duration::from_secs(reply.expires_in.max(1)).min(MAX_TOKEN_LIFETIME),
             ));
         }
         if status.as_u16() == 429 || status.is_server_error() {

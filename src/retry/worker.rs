@@ -145,7 +145,10 @@ pub fn deadline_from_epoch_ms(deadline_ms: u64) -> Instant {
     } else {
         Duration::from_millis(deadline_ms.saturating_sub(now_ms))
     };
-    Instant::now() + remaining.saturating_sub(REPORT_MARGIN)
+    let now = Instant::now();
+    // A deadline centuries away (no real one is) must not overflow the clock: a year will do.
+    now.checked_add(remaining.saturating_sub(REPORT_MARGIN))
+        .unwrap_or(now + Duration::from_secs(365 * 86_400))
 }
 
 /// One day, in milliseconds: below this a "deadline" can only be a duration.

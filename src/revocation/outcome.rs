@@ -48,11 +48,13 @@ impl Decision {
     }
 
     /// Whether the revocation is still owed: the retry function hands such a job back to SQS
-    /// (and so, after the last attempt, to the DLQ and its alarm) instead of deleting it.
+    /// (and so, after the last attempt, to the DLQ and its alarm) instead of deleting it. A
+    /// refusal is owed too: the webhook already answered 202 and the sender will not retry, so
+    /// once consent or the setup is fixed, the job must still be there to act on or redrive.
     pub(crate) fn is_owed(self) -> bool {
         matches!(
             self,
-            Self::Acted(Revocation::Transient | Revocation::Misconfigured)
+            Self::Acted(Revocation::Transient | Revocation::Misconfigured | Revocation::Denied)
         )
     }
 }

@@ -108,7 +108,12 @@ impl State {
     /// Remembers a fresh token and returns it.
     pub(crate) fn issue_token(&mut self, lifetime: Duration) -> String {
         let token = crate::stamp::opaque_token();
-        self.tokens.insert(token.clone(), Instant::now() + lifetime);
+        // A lifetime too long for the clock (a test may ask for u64::MAX seconds) never ends.
+        let now = Instant::now();
+        let expires = now
+            .checked_add(lifetime)
+            .unwrap_or(now + Duration::from_secs(100 * 365 * 86_400));
+        self.tokens.insert(token.clone(), expires);
         self.tokens_issued += 1;
         token
     }

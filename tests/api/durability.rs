@@ -364,7 +364,7 @@ fn job_json(user: &str, i: usize) -> String {
 }
 
 #[tokio::test]
-async fn permanent_outcomes_are_acknowledged_and_not_requeued() {
+async fn final_outcomes_are_acknowledged_and_not_requeued() {
     let standin = Standin::start(standin_config(), 0).await.unwrap();
     let queues = Queues::create(5).await;
     let app = webhook(
@@ -374,23 +374,15 @@ async fn permanent_outcomes_are_acknowledged_and_not_requeued() {
     )
     .await;
     standin.fail_next("gone@contoso.com", vec![Fault::NotFound]);
-    standin.fail_next("denied@contoso.com", vec![Fault::Forbidden]);
-    let users = [
-        "gone@contoso.com",
-        "denied@contoso.com",
-        "breakglass@contoso.com",
-    ];
+    let users = ["gone@contoso.com", "breakglass@contoso.com"];
     for (i, user) in users.iter().enumerate() {
         queues.send_raw(&job_json(user, i)).await;
     }
 
     let (received, failed) = deliver_batch(&queues, &retry_decider(&app).await).await;
 
-    assert_eq!(received.len(), 3);
-    assert!(
-        failed.is_empty(),
-        "not found, denied and protected are final"
-    );
+    assert_eq!(received.len(), 2);
+    assert!(failed.is_empty(), "not found and protected are final");
     assert_eq!(queues.depth(&queues.url).await, 0);
     assert!(revoked(&standin).is_empty());
     let graph_users: Vec<_> = standin
@@ -401,6 +393,60 @@ async fn permanent_outcomes_are_acknowledged_and_not_requeued() {
     assert!(
         !graph_users.iter().any(|u| u == "breakglass@contoso.com"),
         "a protected account is never sent to Graph, not even from the queue"
+    );
+}
+
+/// The webhook answered 202 for this job and the sender will not send the event again: a 403
+/// from Graph (consent missing) must leave the job on the queue, so that it is acted on once
+/// consent is granted, or ends in the DLQ with its alarm.
+#[tokio::test]
+async fn a_denied_job_returns_to_the_queue_and_is_revoked_once_consent_is_granted() {
+    let standin = Standin::start(standin_config(), 0).await.unwrap();
+    let queues = Queues::create(5).await;
+    let app = webhook(&standin, &queues.url, &[]).await;
+    standin.fail_next("denied@contoso.com", vec![Fault::Forbidden]);
+    queues.send_raw(&job_json("denied@contoso.com", 0)).await;
+    let retry = retry_decider(&app).await;
+
+    let (received, failed) = deliver_batch(&queues, &retry).await;
+
+    assert_eq!(
+        failed, received,
+        "the denied job is reported as a batch item failure"
+    );
+    assert_eq!(queues.depth(&queues.url).await, 1, "still on the queue");
+    assert!(revoked(&standin).is_empty());
+
+    // Consent granted: the stand-in's one 403 is spent.
+    let (_, failed) = deliver_batch(&queues, &retry).await;
+
+    assert!(failed.is_empty());
+    assert_eq!(queues.depth(&queues.url).await, 0);
+    assert_eq!(
+        revoked(&standin),
+        BTreeSet::from(["denied@contoso.com".to_owned()])
+    );
+}
+
+#[tokio::test]
+async fn a_job_denied_on_every_delivery_ends_in_the_dlq() {
+    let standin = Standin::start(standin_config(), 0).await.unwrap();
+    let queues = Queues::create(2).await;
+    let app = webhook(&standin, &queues.url, &[]).await;
+    standin.fail_next("denied@contoso.com", vec![Fault::Forbidden; 10]);
+    queues.send_raw(&job_json("denied@contoso.com", 0)).await;
+    let retry = retry_decider(&app).await;
+
+    for _ in 0..4 {
+        deliver_batch(&queues, &retry).await;
+    }
+
+    assert_eq!(queues.depth(&queues.url).await, 0);
+    let dead = queues.peek(&queues.dlq_url).await;
+    assert_eq!(dead.len(), 1, "after maxReceiveCount the job is in the DLQ");
+    assert_eq!(
+        RetryJob::parse(&dead[0]).unwrap().owner().user.as_str(),
+        "denied@contoso.com"
     );
 }
 

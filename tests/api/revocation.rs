@@ -117,6 +117,54 @@ async fn many_events_share_one_token_request() {
     assert_eq!(standin.revocations().len(), 7);
 }
 
+/// `Retry-After: 18446744073709551615` once overflowed the clock and, with `panic = "abort"`,
+/// ended the instance. It now only means "not before the deadline": the revocation is owed.
+#[tokio::test]
+async fn a_retry_after_too_large_for_the_clock_leaves_the_revocation_owed() {
+    let standin = standin().await;
+    standin.fail_next(
+        "alice@contoso.com",
+        vec![Fault::TooManyRequests {
+            retry_after: Some(u64::MAX),
+        }],
+    );
+    let app = spawn_graph_app(Setup::default(), &standin).await;
+
+    let answer = app.send_lost("alice@contoso.com", "r-huge-wait").await;
+
+    assert_eq!(
+        answer.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        answer.raw
+    );
+    assert_eq!(answer.body["outcome"], "failed");
+    assert_eq!(calls_for(&standin, "alice@contoso.com"), 1);
+}
+
+/// An `expires_in` of `u64::MAX` once overflowed the token cache's clock. It is capped at a
+/// day: the token is used, and cached rather than fetched again for the next event.
+#[tokio::test]
+async fn a_token_lifetime_too_large_for_the_clock_is_capped_and_the_token_cached() {
+    let standin = Standin::start(
+        standin::Config {
+            token_lifetime: Duration::from_secs(u64::MAX),
+            ..standin_config()
+        },
+        0,
+    )
+    .await
+    .unwrap();
+    let app = spawn_graph_app(Setup::default(), &standin).await;
+
+    let first = app.send_lost("alice@contoso.com", "r-huge-token-1").await;
+    let second = app.send_lost("bob@contoso.com", "r-huge-token-2").await;
+
+    assert_eq!(first.body["outcome"], "revoked", "{}", first.raw);
+    assert_eq!(second.body["outcome"], "revoked", "{}", second.raw);
+    assert_eq!(standin.tokens_issued(), 1);
+}
+
 #[tokio::test]
 async fn throttling_is_retried_after_retry_after_and_then_revokes() {
     let standin = standin().await;

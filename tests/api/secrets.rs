@@ -127,3 +127,75 @@ async fn an_outage_serves_the_previous_secret_and_backs_off_before_asking_again(
         "no new attempt inside the back-off window"
     );
 }
+
+fn connections(proxy: &Proxy) -> u32 {
+    proxy.connections.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// With nothing cached, every request once cost a read (and a wait on the timeout) while
+/// Secrets Manager was down. Now a failed read is answered again, without a call, until its
+/// back-off ends; then the store reads again and recovers.
+#[tokio::test]
+async fn with_nothing_cached_a_failed_read_is_not_repeated_until_its_back_off_ends() {
+    let name = create_secret(&with_client_secret("first")).await;
+    let proxy = Proxy::to(&moto_url()).await;
+    proxy.set_up(false);
+    let store = SecretStore::new(
+        secrets_client_at(&proxy.url),
+        name,
+        Duration::from_secs(300),
+    );
+
+    assert!(store.get().await.unwrap_err().is_transient());
+    let attempts = connections(&proxy);
+    for _ in 0..20 {
+        assert!(store.get().await.unwrap_err().is_transient());
+    }
+    assert_eq!(connections(&proxy), attempts, "no call while backing off");
+
+    proxy.set_up(true);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(client_secret_of(&store.get().await.unwrap()), "first");
+}
+
+/// A misconfiguration (here, a secret that does not exist) is remembered the same way: a
+/// scanner's requests do not each cost a Secrets Manager call.
+#[tokio::test]
+async fn a_permanent_failure_is_answered_again_without_a_call_while_backing_off() {
+    let proxy = Proxy::to(&moto_url()).await;
+    let store = SecretStore::new(
+        secrets_client_at(&proxy.url),
+        unique_name("absent"),
+        Duration::ZERO,
+    );
+
+    let first = store.get().await.unwrap_err();
+    let attempts = connections(&proxy);
+    let again = store.get().await.unwrap_err();
+
+    assert!(!first.is_transient());
+    assert_eq!(again.to_string(), first.to_string());
+    assert_eq!(connections(&proxy), attempts);
+}
+
+/// The cold start of the review: Secrets Manager down, twenty unsigned POSTs. They are all
+/// answered 503 (the sender retries), and only the init read reached Secrets Manager.
+#[tokio::test]
+async fn unsigned_posts_during_an_outage_at_a_cold_start_cost_no_read_each() {
+    let proxy = Proxy::to(&moto_url()).await;
+    proxy.set_up(false);
+    let app = spawn_app_with(Setup {
+        endpoint: Some(proxy.url.clone()),
+        ..Setup::default()
+    })
+    .await;
+    let after_init = connections(&proxy);
+
+    for _ in 0..20 {
+        let answer = app.send(&function_url_event("POST", "/jamf", "{}")).await;
+        assert_eq!(answer.status, 503, "{}", answer.raw);
+    }
+
+    assert!(after_init > 0, "init tried to read the secret");
+    assert_eq!(connections(&proxy), after_init, "no read per request");
+}
