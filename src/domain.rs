@@ -152,8 +152,18 @@ impl PartialEq for Upn {
 }
 impl Eq for Upn {}
 
+/// Consistent with `eq`: UPNs that differ only in case hash alike.
+impl std::hash::Hash for Upn {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        for byte in self.0.bytes() {
+            state.write_u8(byte.to_ascii_lowercase());
+        }
+        state.write_u8(0xff);
+    }
+}
+
 /// An Entra object id: a GUID, stored lowercase.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ObjectId(String);
 
 impl ObjectId {
@@ -178,7 +188,7 @@ impl ObjectId {
 }
 
 /// How Graph addresses a user: `/users/{id | userPrincipalName}`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum UserRef {
     Id(ObjectId),
     Upn(Upn),
@@ -276,16 +286,41 @@ pub struct LostDeviceEvent {
     pub unowned: Vec<Device>,
 }
 
-impl LostDeviceEvent {
+/// Lost devices grouped under their owners, built in linear time, whatever the event's size.
+#[derive(Debug, Default)]
+pub struct Owners {
+    owners: Vec<Owner>,
+    index: std::collections::HashMap<UserRef, usize>,
+}
+
+impl Owners {
     /// Adds `device` to `user`'s entry, creating it on first sight.
-    pub fn add_device(owners: &mut Vec<Owner>, user: UserRef, device: Device) {
-        match owners.iter_mut().find(|o| o.user == user) {
-            Some(owner) => owner.devices.push(device),
-            None => owners.push(Owner {
-                user,
-                devices: vec![device],
-            }),
+    pub fn add(&mut self, user: UserRef, device: Device) {
+        match self.index.get(&user) {
+            Some(&i) => self.owners[i].devices.push(device),
+            None => {
+                self.index.insert(user.clone(), self.owners.len());
+                self.owners.push(Owner {
+                    user,
+                    devices: vec![device],
+                });
+            }
         }
+    }
+
+    /// How many distinct users so far.
+    pub fn len(&self) -> usize {
+        self.owners.len()
+    }
+
+    /// True before the first device.
+    pub fn is_empty(&self) -> bool {
+        self.owners.is_empty()
+    }
+
+    /// Each user once, in the order first seen.
+    pub fn into_vec(self) -> Vec<Owner> {
+        self.owners
     }
 }
 
@@ -404,20 +439,19 @@ mod tests {
     }
 
     #[test]
-    fn add_device_groups_devices_by_user() {
-        let mut owners = Vec::new();
+    fn owners_group_devices_by_user_whatever_the_case_of_the_upn() {
+        let mut owners = Owners::default();
         let alice = UserRef::parse("alice@contoso.com").unwrap();
         let dev = |s: &str| Device {
             serial_number: Some(s.into()),
             ..Device::default()
         };
-        LostDeviceEvent::add_device(&mut owners, alice.clone(), dev("A"));
-        LostDeviceEvent::add_device(
-            &mut owners,
-            UserRef::parse("ALICE@contoso.com").unwrap(),
-            dev("B"),
-        );
-        assert_eq!(owners.len(), 1);
+        owners.add(alice.clone(), dev("A"));
+        owners.add(UserRef::parse("bob@contoso.com").unwrap(), dev("B"));
+        owners.add(UserRef::parse("ALICE@contoso.com").unwrap(), dev("C"));
+        let owners = owners.into_vec();
+        assert_eq!(owners.len(), 2);
+        assert_eq!(owners[0].user, alice);
         assert_eq!(owners[0].devices.len(), 2);
     }
 }

@@ -43,6 +43,7 @@ pub(super) fn parse(
         event_type,
         kind,
         vec![(user, device)],
+        opts.max_users_per_event,
     ))
 }
 

@@ -19,6 +19,7 @@ struct Envelope<'a> {
     source: &'a Source,
     id: EventId,
     event_type: &'a str,
+    max_users: usize,
 }
 
 impl Envelope<'_> {
@@ -34,6 +35,7 @@ impl Envelope<'_> {
             self.event_type,
             LossKind::Lost,
             devices,
+            self.max_users,
         )
     }
 }
@@ -51,6 +53,7 @@ pub(super) fn parse(
         source,
         id: event_id(&webhook)?,
         event_type: webhook.required_str("webhookEvent")?,
+        max_users: opts.max_users_per_event,
     };
     match envelope.event_type {
         SMART_GROUP_MOBILE | SMART_GROUP_COMPUTER => smart_group(envelope, &event, opts),
@@ -308,6 +311,7 @@ mod tests {
             user_domain: user_domain.map(str::to_owned),
             jamf_lost_groups: groups.iter().map(|g| (*g).to_owned()).collect(),
             jamf_lost_commands: vec!["EnableLostMode".to_owned()],
+            ..MdmOptions::default()
         }
     }
 
@@ -354,6 +358,27 @@ mod tests {
                 "event":{{"jssid":{jssid},"name":"{name}","smartGroup":true,
                           "groupAddedDevices":[{added}],"groupRemovedDevices":[]}}}}"#
         )
+    }
+
+    /// A smart group of 20,000 devices, each of another user: grouping stops at the first user
+    /// past the cap (the decider refuses such an event whole), so a large body costs linear
+    /// time and no more owners than the cap allows.
+    #[test]
+    fn grouping_stops_at_the_first_user_past_the_cap() {
+        let added: Vec<String> = (0..20_000)
+            .map(|i| format!(r#"{{"serialNumber":"SN{i}","username":"user{i}@contoso.com"}}"#))
+            .collect();
+        let body = group_event(SMART_GROUP_MOBILE, "42", "Lost", &added.join(","));
+        let capped = MdmOptions {
+            max_users_per_event: 50,
+            ..opts(&["42"], None)
+        };
+
+        let event = lost(&body, &capped);
+
+        assert_eq!(event.owners.len(), 51);
+        assert_eq!(event.owners[50].user.as_str(), "user50@contoso.com");
+        assert_eq!(lost(&body, &opts(&["42"], None)).owners.len(), 20_000);
     }
 
     #[test]

@@ -8,10 +8,10 @@ pub(crate) mod json_fields;
 
 use serde_json::Value;
 
-use crate::domain::{Device, EventId, LossKind, LostDeviceEvent, Parsed, Source, UserRef};
+use crate::domain::{Device, EventId, LossKind, LostDeviceEvent, Owners, Parsed, Source, UserRef};
 
 /// Options from the function's configuration that shape parsing.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct MdmOptions {
     /// `USER_DOMAIN`: appended as `@domain` to bare usernames.
     pub user_domain: Option<String>,
@@ -19,6 +19,20 @@ pub struct MdmOptions {
     pub jamf_lost_groups: Vec<String>,
     /// `JAMF_LOST_COMMANDS`: MDM commands that mean lost (the config defaults it to `EnableLostMode`).
     pub jamf_lost_commands: Vec<String>,
+    /// `MAX_USERS_PER_EVENT`: grouping stops at the first user past it (the event is refused).
+    pub max_users_per_event: usize,
+}
+
+impl Default for MdmOptions {
+    /// No domain, no lost groups or commands, and no user cap (the configuration sets one).
+    fn default() -> Self {
+        Self {
+            user_domain: None,
+            jamf_lost_groups: Vec::new(),
+            jamf_lost_commands: Vec::new(),
+            max_users_per_event: usize::MAX,
+        }
+    }
 }
 
 /// Which payload shape a source sends.
@@ -92,22 +106,29 @@ fn bounded(raw: String) -> String {
     }
 }
 
-/// Builds a loss from (user, device) pairs: devices grouped under their users, the rest unowned.
+/// Builds a loss from (user, device) pairs: devices grouped under their users, the rest
+/// unowned. Stops at the first user past `max_users`: such an event is refused whole, so the
+/// rest need not be grouped.
 fn lost_event(
     source: &Source,
     id: EventId,
     event_type: &str,
     kind: LossKind,
     devices: Vec<(Option<UserRef>, Device)>,
+    max_users: usize,
 ) -> Parsed {
-    let mut owners = Vec::new();
+    let mut owners = Owners::default();
     let mut unowned = Vec::new();
     for (user, device) in devices {
         match user {
-            Some(user) => LostDeviceEvent::add_device(&mut owners, user, device),
+            Some(user) => owners.add(user, device),
             None => unowned.push(device),
         }
+        if owners.len() > max_users {
+            break;
+        }
     }
+    let owners = owners.into_vec();
     Parsed::Lost(LostDeviceEvent {
         source: source.clone(),
         id,
