@@ -12,5 +12,7 @@ pub use credentials::{
     CertificateCredential, CertificateError, ClientCredential, CredentialSource, CredentialsError,
     EntraCredentials,
 };
+#[cfg(feature = "dev-tools")]
+pub(crate) use graph::user_path;
 pub use graph::{GraphClient, RevokeAction};
 pub(crate) use token::TokenClient;

@@ -4,8 +4,11 @@
 mod durability;
 mod events;
 mod helpers;
+#[path = "../support/invariants.rs"]
+mod invariants;
 mod layout;
 mod logs;
+mod properties;
 mod revocation;
 mod secrets;
 mod startup;
