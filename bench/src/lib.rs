@@ -19,3 +19,4 @@ pub mod report;
 pub mod runtime_api;
 pub mod stats;
 pub mod subject;
+pub mod worst_case;

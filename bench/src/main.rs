@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use lost_device_bench::{artifact, burst, cli, measure, report};
+use lost_device_bench::{artifact, burst, cli, measure, report, worst_case};
 use standin::Standin;
 
 use lost_device_bench::burst::{BurstReport, BurstSettings};
@@ -121,6 +121,10 @@ async fn run(options: Options) -> Result<Results, BenchError> {
         }
         _ => None,
     };
+    let worst_case = match subjects.iter().find(|s| s.id == SubjectId::Webhook) {
+        Some(webhook) => worst_case::run(&lab, webhook).await?,
+        None => Vec::new(),
+    };
     let artifact = artifact::arm64(&options.artifact_dir, options.artifact_log.as_deref());
     machine.finish();
 
@@ -148,6 +152,7 @@ async fn run(options: Options) -> Result<Results, BenchError> {
         subjects: summaries,
         artifact,
         burst,
+        worst_case,
         samples: pairs
             .into_values()
             .flatten()

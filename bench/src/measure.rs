@@ -44,6 +44,8 @@ pub fn identity() -> FunctionIdentity {
 pub enum MeasureError {
     #[error(transparent)]
     Environment(#[from] EnvironmentError),
+    #[error("cannot prepare the measurement: {0}")]
+    Setup(String),
     #[error("{subject}, event {n} of {label} (request {request_id}): {source} (log: {log})")]
     Answer {
         subject: SubjectId,

@@ -9,6 +9,7 @@ use crate::machine::Machine;
 use crate::measure::SpawnSample;
 use crate::stats::{median, percentile};
 use crate::subject::SubjectId;
+use crate::worst_case::WorstCase;
 
 /// Sizes are reported in MiB, the unit of Lambda's memory settings (which it calls MB); the
 /// artifact section also gives exact bytes.
@@ -109,6 +110,8 @@ pub struct Results {
     pub targets: Vec<Target>,
     pub artifact: ArtifactSize,
     pub burst: Option<BurstReport>,
+    /// The largest accepted bodies at their worst, one fresh process each.
+    pub worst_case: Vec<WorstCase>,
     /// Every spawn, for re-analysis.
     pub samples: Vec<SpawnSample>,
 }
@@ -266,6 +269,9 @@ pub fn markdown(results: &Results) -> String {
     }
     if let Some(burst) = &results.burst {
         out.push_str(&burst_section(burst));
+    }
+    if !results.worst_case.is_empty() {
+        out.push_str(&worst_case_section(&results.worst_case));
     }
     out
 }
@@ -478,4 +484,24 @@ mod tests {
         assert_eq!(fixed(0.12345), "0.123");
         assert_eq!(fixed(f64::NAN), "–");
     }
+}
+
+fn worst_case_section(cases: &[WorstCase]) -> String {
+    let mut out = String::from(
+        "\n## Worst-case bodies\n\nThe largest body the webhook accepts (`MAX_BODY_BYTES` at \
+         its maximum, 1 MiB), authenticated, each on a fresh process (init included in the peak \
+         RSS). The function has 128 MB and 5 s.\n\n\
+         | body | bytes | status | wall, ms | peak RSS, MiB |\n| --- | ---: | ---: | ---: | ---: |\n",
+    );
+    for case in cases {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} |\n",
+            case.body,
+            case.bytes,
+            case.status,
+            fixed(case.wall_ms),
+            fixed(case.peak_rss_kib as f64 / 1024.0)
+        ));
+    }
+    out
 }
