@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 STAMP  := $(VENV)/.installed-$(shell cksum < requirements-dev.txt | cut -d' ' -f1)
 
-.PHONY: test demo demo-check serve-local venv lint unit release-webhook sign-events clean template
+.PHONY: test demo demo-check serve-local venv lint unit release-webhook sign-events clean template fuzz
 
 ## demo: every sample event through `cargo lambda watch`, moto_server and the Entra + Graph stand-in
 demo: $(STAMP)
@@ -47,6 +47,10 @@ demo-check: $(STAMP)
 ## template: cfn-lint and sam validate --lint template.yaml, hold it against src/, sam build (arm64)
 template: $(STAMP)
 	$(VENV)/bin/python scripts/check_template.py
+
+## fuzz: each cargo-fuzz target for FUZZ_SECONDS (default 60); installs cargo-fuzz into .venv/cargo
+fuzz:
+	bash scripts/fuzz.sh
 
 ## sign-events: re-sign events/*.json with the demo secret (timestamps go stale after 5 minutes)
 sign-events:

@@ -384,6 +384,26 @@ fn burst_section(burst: &BurstReport) -> String {
     )
 }
 
+fn worst_case_section(cases: &[WorstCase]) -> String {
+    let mut out = String::from(
+        "\n## Worst-case bodies\n\nThe largest body the webhook accepts (`MAX_BODY_BYTES` at \
+         its maximum, 1 MiB), authenticated, each on a fresh process (init included in the peak \
+         RSS). The function has 128 MB and 5 s.\n\n\
+         | body | bytes | status | wall, ms | peak RSS, MiB |\n| --- | ---: | ---: | ---: | ---: |\n",
+    );
+    for case in cases {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} |\n",
+            case.body,
+            case.bytes,
+            case.status,
+            fixed(case.wall_ms),
+            fixed(case.peak_rss_kib as f64 / 1024.0)
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -484,24 +504,4 @@ mod tests {
         assert_eq!(fixed(0.12345), "0.123");
         assert_eq!(fixed(f64::NAN), "–");
     }
-}
-
-fn worst_case_section(cases: &[WorstCase]) -> String {
-    let mut out = String::from(
-        "\n## Worst-case bodies\n\nThe largest body the webhook accepts (`MAX_BODY_BYTES` at \
-         its maximum, 1 MiB), authenticated, each on a fresh process (init included in the peak \
-         RSS). The function has 128 MB and 5 s.\n\n\
-         | body | bytes | status | wall, ms | peak RSS, MiB |\n| --- | ---: | ---: | ---: | ---: |\n",
-    );
-    for case in cases {
-        out.push_str(&format!(
-            "| {} | {} | {} | {} | {} |\n",
-            case.body,
-            case.bytes,
-            case.status,
-            fixed(case.wall_ms),
-            fixed(case.peak_rss_kib as f64 / 1024.0)
-        ));
-    }
-    out
 }
