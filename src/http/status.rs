@@ -18,7 +18,10 @@ pub(crate) enum Answer<'a> {
 /// The status `answer` is sent with.
 pub(crate) fn status(answer: Answer<'_>) -> StatusCode {
     let of_user = |outcome: UserOutcome| match outcome {
-        UserOutcome::Revoked | UserOutcome::DryRun | UserOutcome::Protected => StatusCode::OK,
+        UserOutcome::Revoked
+        | UserOutcome::DryRun
+        | UserOutcome::Protected
+        | UserOutcome::Duplicate => StatusCode::OK,
         UserOutcome::Queued => StatusCode::ACCEPTED,
         UserOutcome::UserNotFound => StatusCode::UNPROCESSABLE_ENTITY,
         UserOutcome::Denied => StatusCode::INTERNAL_SERVER_ERROR,
@@ -155,7 +158,7 @@ mod tests {
     /// Every combination of answers for three users, under each policy (plain, dry run, one
     /// protected user), with no queue, a working queue and a broken one: whenever the status
     /// is 2xx, each user was revoked, decided without acting (dry run, protected), or has a
-    /// job on the queue. Each event is sent twice: `duplicate` (200) only follows an event
+    /// job on the queue. Each event is sent twice: `duplicate` (200) only follows a user
     /// whose every user was settled (not `failed`, not `denied`).
     #[tokio::test]
     async fn no_2xx_answer_leaves_a_user_neither_revoked_decided_nor_queued() {
@@ -211,6 +214,17 @@ mod tests {
                             first.results.iter().all(|r| r.outcome.is_settled()),
                             "a duplicate is only answered once every user is settled"
                         );
+                    } else {
+                        for (before, after) in first.results.iter().zip(&again.results) {
+                            assert_eq!(
+                                after.outcome == UserOutcome::Duplicate,
+                                before.outcome.is_settled(),
+                                "{}: {:?} then {:?}",
+                                before.user,
+                                before.outcome,
+                                after.outcome
+                            );
+                        }
                     }
                     checked += 1;
                 }

@@ -65,7 +65,13 @@ pub(crate) fn user_decision(
         };
     }
     match (outcome, returned) {
-        (UserOutcome::Revoked | UserOutcome::DryRun | UserOutcome::Queued, _) => line!(info),
+        (
+            UserOutcome::Revoked
+            | UserOutcome::DryRun
+            | UserOutcome::Queued
+            | UserOutcome::Duplicate,
+            _,
+        ) => line!(info),
         // A retry that fails again is still owed, not lost: the queue holds it.
         (UserOutcome::Protected | UserOutcome::UserNotFound, _) | (UserOutcome::Failed, true) => {
             line!(warn)

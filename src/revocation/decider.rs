@@ -6,7 +6,7 @@ use futures_util::{StreamExt, stream};
 use tokio::time::Instant;
 
 use super::audit;
-use super::dedupe::Dedupe;
+use super::dedupe::{Dedupe, DedupeKey};
 use super::outcome::{Decision, Outcome, Report, Revocation, UserOutcome, UserResult};
 use super::policy::Policy;
 use super::seams::{RetryQueue, Revoker};
@@ -29,7 +29,7 @@ pub struct Decider<R, Q> {
     queue: Option<Q>,
 }
 
-/// How many event ids a warm instance remembers (a few hundred KB at most).
+/// How many decisions (event and user) a warm instance remembers (a few hundred KB at most).
 const DEDUPE_CAPACITY: usize = 4096;
 
 impl<R: Revoker, Q: RetryQueue> Decider<R, Q> {
@@ -66,8 +66,15 @@ impl<R: Revoker, Q: RetryQueue> Decider<R, Q> {
             Parsed::Lost(event) => event,
         };
 
-        let key = (event.source.clone(), event.id.clone());
-        if self.dedupe.contains(&key) {
+        // Each (source, event id, user) is decided once: an event id says nothing about whom
+        // it names (Jamf's is the webhook's id and a millisecond, shared by two lost-mode
+        // completions of one cart of iPads), so a known id naming a new user acts for them.
+        let known: Vec<bool> = event
+            .owners
+            .iter()
+            .map(|owner| self.dedupe.contains(&key(&event, &owner.user)))
+            .collect();
+        if !known.is_empty() && known.iter().all(|&k| k) {
             audit::event_skipped(
                 source,
                 Some(&event.id),
@@ -99,27 +106,39 @@ impl<R: Revoker, Q: RetryQueue> Decider<R, Q> {
         let decisions: Vec<_> = event
             .owners
             .iter()
-            .map(|owner| self.decide_user(&event, owner, deadline))
+            .zip(known)
+            .map(|(owner, known)| self.decide_user(&event, owner, known, deadline))
             .collect();
         let results: Vec<UserResult> = stream::iter(decisions)
             .buffered(CONCURRENT_REVOCATIONS)
             .collect()
             .await;
 
-        // Only a settled event is remembered: one with a failed or denied user must be acted
-        // on again when the sender retries it.
-        if !results.is_empty() && results.iter().all(|r| r.outcome.is_settled()) {
-            self.dedupe.remember(key);
+        // Only a settled user is remembered: a failed or denied one must be acted on again
+        // when the sender retries the event.
+        for result in &results {
+            if result.outcome.is_settled() {
+                self.dedupe.remember(key(&event, &result.user));
+            }
         }
         Report::for_users(event.id, results)
     }
 
+    /// One user's decision; `known`: this instance already settled them for this event.
     async fn decide_user(
         &self,
         event: &LostDeviceEvent,
         owner: &Owner,
+        known: bool,
         deadline: Instant,
     ) -> UserResult {
+        if known {
+            audit::user_decision(event, owner, UserOutcome::Duplicate, None, None);
+            return UserResult {
+                user: owner.user.clone(),
+                outcome: UserOutcome::Duplicate,
+            };
+        }
         // With a queue, the act step stops early enough to leave the send its own time.
         let act_deadline = match &self.queue {
             Some(_) => deadline.checked_sub(ENQUEUE_RESERVE).unwrap_or(deadline),
@@ -176,6 +195,11 @@ impl<R: Revoker, Q: RetryQueue> Decider<R, Q> {
         tracing::error!(event_id = %event.id, user = %owner.user, error, "revocation neither done nor queued");
         UserOutcome::Failed
     }
+}
+
+/// The key a decision about `user` in `event` is remembered under.
+fn key(event: &LostDeviceEvent, user: &UserRef) -> DedupeKey {
+    (event.source.clone(), event.id.clone(), user.clone())
 }
 
 /// The fakes' view, for tests of this module and of the status map.
@@ -303,6 +327,42 @@ mod tests {
         let again = d.decide(&source(), lost("e1", &["a@c.com"]), later()).await;
         assert_eq!(again.outcome, Outcome::Duplicate);
         assert_eq!(calls(&d).len(), 1);
+    }
+
+    /// Jamf's event id is the webhook's id and a millisecond: two lost-mode completions from
+    /// one cart of iPads can share it. The second names another user, who must be signed out.
+    #[tokio::test]
+    async fn a_known_event_id_naming_a_new_user_acts_for_that_user() {
+        let d = decider(Policy::default(), vec![]);
+        let erin = d
+            .decide(&source(), lost("4-1795000000500", &["erin@c.com"]), later())
+            .await;
+        let frank = d
+            .decide(
+                &source(),
+                lost("4-1795000000500", &["frank@c.com"]),
+                later(),
+            )
+            .await;
+
+        assert_eq!(erin.outcome_str(), "revoked");
+        assert_eq!(frank.outcome_str(), "revoked");
+        assert_eq!(calls(&d), vec!["erin@c.com", "frank@c.com"]);
+    }
+
+    #[tokio::test]
+    async fn a_redelivery_acts_again_only_for_the_users_it_did_not_settle() {
+        let d = decider(Policy::default(), vec![("b@c.com", Revocation::Denied)]);
+        d.decide(&source(), lost("e1", &["a@c.com", "b@c.com"]), later())
+            .await;
+
+        let again = d
+            .decide(&source(), lost("e1", &["a@c.com", "b@c.com"]), later())
+            .await;
+
+        assert_eq!(again.results[0].outcome, UserOutcome::Duplicate);
+        assert_eq!(again.results[1].outcome, UserOutcome::Denied);
+        assert_eq!(calls(&d), vec!["a@c.com", "b@c.com", "b@c.com"]);
     }
 
     #[tokio::test]

@@ -1,14 +1,16 @@
-//! Duplicate detection within one warm instance: a bounded memory of settled events.
+//! Duplicate detection within one warm instance: a bounded memory of settled decisions, one
+//! per (source, event id, user).
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Mutex;
 
-use crate::domain::{EventId, Source};
+use crate::domain::{EventId, Source, UserRef};
 
-pub(crate) type EventKey = (Source, EventId);
+/// Who was decided, for which event from which source.
+pub(crate) type DedupeKey = (Source, EventId, UserRef);
 
-/// Remembers handled events so a redelivery within a warm instance is not acted on twice.
-/// Bounded: the oldest ids are forgotten first.
+/// Remembers settled decisions so a redelivery within a warm instance is not acted on twice.
+/// Bounded: the oldest are forgotten first.
 #[derive(Debug)]
 pub(crate) struct Dedupe {
     capacity: usize,
@@ -17,8 +19,8 @@ pub(crate) struct Dedupe {
 
 #[derive(Debug, Default)]
 struct Seen {
-    keys: HashSet<EventKey>,
-    oldest_first: VecDeque<EventKey>,
+    keys: HashSet<DedupeKey>,
+    oldest_first: VecDeque<DedupeKey>,
 }
 
 impl Dedupe {
@@ -29,11 +31,11 @@ impl Dedupe {
         }
     }
 
-    pub(crate) fn contains(&self, key: &EventKey) -> bool {
+    pub(crate) fn contains(&self, key: &DedupeKey) -> bool {
         self.lock().keys.contains(key)
     }
 
-    pub(crate) fn remember(&self, key: EventKey) {
+    pub(crate) fn remember(&self, key: DedupeKey) {
         let mut seen = self.lock();
         if seen.keys.insert(key.clone()) {
             seen.oldest_first.push_back(key);
@@ -57,12 +59,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn forgets_the_oldest_ids_beyond_its_capacity() {
+    fn forgets_the_oldest_decisions_beyond_its_capacity() {
         let dedupe = Dedupe::new(2);
+        let user = UserRef::parse("a@c.com").unwrap();
         let key = |i: &str| {
             (
                 Source::parse("standard").unwrap(),
                 EventId::parse(i).unwrap(),
+                user.clone(),
             )
         };
         for i in ["1", "2", "3"] {

@@ -69,6 +69,8 @@ pub enum UserOutcome {
     Queued,
     Denied,
     Failed,
+    /// This instance already settled this user for this event: nothing was done again.
+    Duplicate,
 }
 
 impl UserOutcome {
@@ -81,6 +83,7 @@ impl UserOutcome {
             Self::Queued => "queued",
             Self::Denied => "denied",
             Self::Failed => "failed",
+            Self::Duplicate => "duplicate",
         }
     }
     /// Whether the user's case is closed: nothing more would happen on a redelivery. `denied`
@@ -101,6 +104,7 @@ impl UserOutcome {
                 "refused: Graph denied the revocation (permission or consent) or Entra rejected the app's credentials"
             }
             Self::Failed => "revocation failed and was not queued: the sender should retry",
+            Self::Duplicate => "already handled by this instance for this event",
         }
     }
 }

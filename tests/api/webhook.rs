@@ -245,6 +245,26 @@ async fn repeated_authentication_headers_never_let_a_forged_value_through() {
     assert!(app.calls().is_empty());
 }
 
+/// Two `EnableLostMode` completions from one Jamf webhook in the same millisecond (lost mode
+/// pushed to a cart of iPads) share an event id. Both owners are signed out; only a second
+/// delivery of the same user's event is a duplicate.
+#[tokio::test]
+async fn two_lost_mode_completions_sharing_an_event_id_sign_out_both_users() {
+    let app = spawn_app().await;
+    let erin = jamf_command_body(4, "EnableLostMode", "erin@contoso.com");
+    let frank = jamf_command_body(4, "EnableLostMode", "frank@contoso.com");
+
+    let first = app.send(&signed_event(&app, "/jamf", &erin)).await;
+    let second = app.send(&signed_event(&app, "/jamf", &frank)).await;
+    let again = app.send(&signed_event(&app, "/jamf", &frank)).await;
+
+    assert_eq!(first.body["event_id"], second.body["event_id"]);
+    assert_eq!(first.body["outcome"], "revoked", "{}", first.raw);
+    assert_eq!(second.body["outcome"], "revoked", "{}", second.raw);
+    assert_eq!(again.body["outcome"], "duplicate", "{}", again.raw);
+    assert_eq!(app.calls(), vec!["erin@contoso.com", "frank@contoso.com"]);
+}
+
 #[tokio::test]
 async fn a_denied_event_is_acted_on_again_when_the_sender_retries() {
     let app = spawn_app_with(Setup {
