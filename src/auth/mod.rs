@@ -94,7 +94,6 @@ pub(super) fn header_name(name: &str) -> Result<HeaderName, SchemeError> {
     HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| SchemeError::BadHeaderName)
 }
 
-/// Decodes a Standard Webhooks secret (`whsec_<base64>`; the prefix is optional, as in the
 impl Scheme {
     /// `standard-webhooks` from `whsec_…` secrets.
     pub fn standard_webhooks(secrets: &[SecretString]) -> Result<Self, SchemeError> {

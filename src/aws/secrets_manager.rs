@@ -136,9 +136,16 @@ impl SecretStore {
         let mut state = self.state.lock().await;
         let now = Instant::now();
         let backing_off = state.failed.as_ref().is_some_and(|f| now < f.retry_at);
+        // Only an outage lets the previous value stand in. After a misconfiguration (a
+        // malformed new secret, a denied read) it must not: the change may have removed a
+        // leaked webhook secret.
+        let outage = state
+            .failed
+            .as_ref()
+            .is_some_and(|f| f.error.is_transient());
         if let Some(c) = state.cached.as_ref() {
             let age = c.read_at.elapsed();
-            if age < self.ttl || (backing_off && age < self.ttl + MAX_STALE) {
+            if age < self.ttl || (backing_off && outage && age < self.ttl + MAX_STALE) {
                 return Ok(Arc::clone(&c.secret));
             }
         }
@@ -177,6 +184,15 @@ impl SecretStore {
                 }
             }
         }
+    }
+
+    /// Reads the secret at init. A failure is returned but not remembered: the event that
+    /// caused the cold start is served by a read of its own, as if init had not tried.
+    pub async fn preload(&self) -> Result<(), SecretError> {
+        let mut state = self.state.lock().await;
+        let secret = self.fetch().await?;
+        Self::store(&mut state, secret);
+        Ok(())
     }
 
     /// Reads the secret now, whatever the cache holds (after a credential rotation).

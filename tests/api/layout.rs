@@ -50,7 +50,8 @@ fn top_module(path: &Path) -> Option<String> {
     }
 }
 
-/// Which top-level modules each top-level module uses through `crate::`.
+/// Which top-level modules each top-level module uses through `crate::` (the code uses no
+/// `super::super::` to reach across top-level modules).
 fn module_graph() -> BTreeMap<String, BTreeSet<String>> {
     let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for file in rust_files(&src()) {
@@ -61,12 +62,20 @@ fn module_graph() -> BTreeMap<String, BTreeSet<String>> {
         let uses = graph.entry(from.clone()).or_default();
         for (i, _) in text.match_indices("crate::") {
             let rest = &text[i + "crate::".len()..];
-            let name: String = rest
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .collect();
-            if !name.is_empty() && name != from && name != "unix_now" {
-                uses.insert(name);
+            // `crate::{a, b::c}` names several modules at once.
+            let names: Vec<&str> = match rest.strip_prefix('{') {
+                Some(group) => group.split('}').next().unwrap_or("").split(',').collect(),
+                None => vec![rest],
+            };
+            for name in names {
+                let name: String = name
+                    .trim()
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                if !name.is_empty() && name != from && name != "unix_now" {
+                    uses.insert(name);
+                }
             }
         }
     }

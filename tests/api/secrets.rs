@@ -178,8 +178,9 @@ async fn a_permanent_failure_is_answered_again_without_a_call_while_backing_off(
     assert_eq!(connections(&proxy), attempts);
 }
 
-/// The cold start of the review: Secrets Manager down, twenty unsigned POSTs. They are all
-/// answered 503 (the sender retries), and only the init read reached Secrets Manager.
+/// A cold start during an outage: Secrets Manager down, twenty unsigned POSTs. The first
+/// request reads again (init's failure is not held against the event that caused the cold
+/// start); all are answered 503 (the sender retries); the other nineteen cost no read.
 #[tokio::test]
 async fn unsigned_posts_during_an_outage_at_a_cold_start_cost_no_read_each() {
     let proxy = Proxy::to(&moto_url()).await;
@@ -190,12 +191,40 @@ async fn unsigned_posts_during_an_outage_at_a_cold_start_cost_no_read_each() {
     })
     .await;
     let after_init = connections(&proxy);
+    let unsigned = || function_url_event("POST", "/jamf", "{}");
 
-    for _ in 0..20 {
-        let answer = app.send(&function_url_event("POST", "/jamf", "{}")).await;
+    let first = app.send(&unsigned()).await;
+    let after_first = connections(&proxy);
+    for _ in 0..19 {
+        let answer = app.send(&unsigned()).await;
         assert_eq!(answer.status, 503, "{}", answer.raw);
     }
 
+    assert_eq!(first.status, 503, "{}", first.raw);
     assert!(after_init > 0, "init tried to read the secret");
-    assert_eq!(connections(&proxy), after_init, "no read per request");
+    assert!(after_first > after_init, "the first request read again");
+    assert_eq!(
+        connections(&proxy),
+        after_first,
+        "no read per request after that"
+    );
+}
+
+/// A misconfigured new secret must not let the previous one stand in, even while the store
+/// backs off: the change may have removed a leaked webhook token.
+#[tokio::test]
+async fn after_a_malformed_new_secret_the_previous_one_is_never_served() {
+    let name = create_secret(&with_client_secret("first")).await;
+    let store = SecretStore::new(secrets_client(), name.clone(), Duration::ZERO);
+    assert_eq!(client_secret_of(&store.get().await.unwrap()), "first");
+
+    put_secret(&name, "{\"tenant_id\": \"typo").await;
+    let during = store.get().await;
+    let again = store.get().await;
+
+    assert!(matches!(during, Err(SecretError::Format(_))), "{during:?}");
+    assert!(
+        matches!(again, Err(SecretError::Format(_))),
+        "backing off answers the failure again, not the old secret: {again:?}"
+    );
 }
