@@ -54,6 +54,13 @@ pub struct Config {
     pub retry_queue_url: Option<String>,
 }
 
+/// The AWS SDK's endpoint overrides for the services the function calls.
+const AWS_ENDPOINT_VARIABLES: [&str; 3] = [
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+    "AWS_ENDPOINT_URL_SQS",
+];
+
 /// The largest body the function accepts. A JSON body is parsed into memory, where a hostile
 /// one (an array of a million zeros) takes about 30 times its size: 1 MiB keeps the worst case
 /// near 40 MB, inside the function's 128 MB, and its parse well inside the time budget
@@ -103,6 +110,10 @@ impl Config {
             max_body_bytes: vars.number("MAX_BODY_BYTES", 262_144, 1..=MAX_BODY_LIMIT)? as usize,
             secret_ttl: Duration::from_secs(vars.number("SECRET_TTL_SECONDS", 300, 0..=86_400)?),
             retry_queue_url: vars.queue_url("RETRY_QUEUE_URL")?,
+        })
+        .and_then(|config| {
+            vars.aws_endpoints()?;
+            Ok(config)
         })
     }
 
@@ -198,7 +209,7 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
             .collect()
     }
 
-    /// `scheme://host[:port]` without a path; plain http only for loopback hosts (local
+    /// `scheme://host[:port]` without a path; plain http only for local emulators (local
     /// stand-ins), so a typo can never send a token over an unencrypted connection.
     fn base_url(&self, name: &'static str, default: &str) -> Result<String, ConfigError> {
         let Some(raw) = self.get(name) else {
@@ -235,6 +246,17 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
         }
         Ok(Some(url))
     }
+    /// The AWS SDK reads its endpoint overrides itself; they are held to the same rule as
+    /// the function's own URLs, so a local run's setting cannot reach a deployment unnoticed.
+    fn aws_endpoints(&self) -> Result<(), ConfigError> {
+        for name in AWS_ENDPOINT_VARIABLES {
+            if let Some(url) = self.get(name) {
+                checked_origin(name, url.trim_end_matches('/'))?;
+            }
+        }
+        Ok(())
+    }
+
     fn user_domain(&self, name: &'static str) -> Result<Option<String>, ConfigError> {
         let Some(raw) = self.get(name) else {
             return Ok(None);
@@ -249,7 +271,8 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
 }
 
 /// Checks the `scheme://host[:port]` start of `url` and returns the rest (the path, possibly
-/// empty). Plain http only for loopback hosts.
+/// empty). Plain http only for loopback hosts and `host.docker.internal` (local emulators,
+/// from the host or from a container), so a typo can never send a credential in the clear.
 fn checked_origin<'u>(name: &'static str, url: &'u str) -> Result<&'u str, ConfigError> {
     let (scheme, after) = url.split_once("://").ok_or_else(|| {
         err(
@@ -272,13 +295,17 @@ fn checked_origin<'u>(name: &'static str, url: &'u str) -> Result<&'u str, Confi
             "must be scheme://host[:port] with no query or user",
         ));
     }
-    let loopback = matches!(host, "127.0.0.1" | "localhost" | "[::1]");
+    // Local emulators: this machine, or the Docker host as a container names it.
+    let local = matches!(
+        host.to_ascii_lowercase().as_str(),
+        "127.0.0.1" | "localhost" | "[::1]" | "host.docker.internal"
+    );
     match scheme {
         "https" => Ok(rest),
-        "http" if loopback => Ok(rest),
+        "http" if local => Ok(rest),
         "http" => Err(err(
             name,
-            "must use https (plain http only for loopback stand-ins)",
+            "must use https (plain http only for loopback and host.docker.internal stand-ins)",
         )),
         _ => Err(err(name, "must use https")),
     }
@@ -340,6 +367,50 @@ mod tests {
         assert_eq!(c.authority_url, "http://127.0.0.1:4010");
         assert_eq!(c.graph_url, "http://localhost:4010");
         assert_eq!(c.cloud, Cloud::China, "the scope still follows the cloud");
+    }
+
+    /// Plain http reaches local emulators only: this machine, or the Docker host as a
+    /// container names it (`sam local invoke`). Anything else is refused at init, naming
+    /// the variable.
+    #[test]
+    fn plain_http_is_accepted_for_loopback_and_host_docker_internal_only() {
+        let variables = [
+            "ENTRA_AUTHORITY_URL",
+            "GRAPH_URL",
+            "AWS_ENDPOINT_URL",
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+            "AWS_ENDPOINT_URL_SQS",
+        ];
+        for variable in variables {
+            for local in [
+                "http://127.0.0.1:4010",
+                "http://localhost:5000",
+                "http://[::1]:4010",
+                "http://host.docker.internal:4010",
+                "http://HOST.docker.internal",
+            ] {
+                assert!(
+                    config(&[SECRET, (variable, local)]).is_ok(),
+                    "{variable}={local}"
+                );
+            }
+            for remote in [
+                "http://graph.example.com",
+                "http://host.docker.internal.evil.com",
+                "http://docker.internal",
+                "http://10.0.0.1:4010",
+                "http://172.17.0.1:5000",
+            ] {
+                let e = config(&[SECRET, (variable, remote)]).unwrap_err();
+                assert_eq!(e.variable, variable, "{remote}");
+                assert!(e.to_string().contains("must use https"), "{remote}: {e}");
+            }
+        }
+        let queue = "http://host.docker.internal:5000/123456789012/lost-device-revoker-retry";
+        let c = config(&[SECRET, ("RETRY_QUEUE_URL", queue)]).unwrap();
+        assert_eq!(c.retry_queue_url.as_deref(), Some(queue));
+        let e = config(&[SECRET, ("RETRY_QUEUE_URL", "http://172.17.0.1:5000/1/q")]).unwrap_err();
+        assert_eq!(e.variable, "RETRY_QUEUE_URL");
     }
 
     #[test]

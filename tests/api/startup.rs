@@ -63,3 +63,28 @@ fn a_bad_configuration_stops_init_naming_the_variable() {
         assert!(log.contains("CREDENTIALS_SECRET_ID"), "{log}");
     }
 }
+
+#[test]
+fn plain_http_to_a_host_that_is_no_local_emulator_stops_init_naming_the_variable() {
+    for (variable, value) in [
+        ("AWS_ENDPOINT_URL", "http://sm.example.invalid:9"),
+        ("GRAPH_URL", "http://graph.example.invalid"),
+    ] {
+        let mut env = CONFIG.to_vec();
+        env.retain(|(k, _)| *k != variable);
+        env.extend([
+            (variable, value),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ]);
+        for binary in both_binaries() {
+            let output = run(binary, &env);
+
+            assert!(!output.status.success(), "{binary} started with {variable}");
+            let log = String::from_utf8_lossy(&output.stdout);
+            assert!(log.contains("cannot start"), "{log}");
+            assert!(log.contains(variable), "{log}");
+            assert!(log.contains("must use https"), "{log}");
+        }
+    }
+}
