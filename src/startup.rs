@@ -101,7 +101,7 @@ impl Instance {
             config.credentials_secret_id.clone(),
             config.secret_ttl,
         ));
-        if let Err(e) = secrets.preload().await {
+        if let Err(e) = secrets.refresh().await {
             tracing::warn!(error = %e, "could not read the secret at init");
         }
         Self {

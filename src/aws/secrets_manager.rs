@@ -186,16 +186,9 @@ impl SecretStore {
         }
     }
 
-    /// Reads the secret at init. A failure is returned but not remembered: the event that
-    /// caused the cold start is served by a read of its own, as if init had not tried.
-    pub async fn preload(&self) -> Result<(), SecretError> {
-        let mut state = self.state.lock().await;
-        let secret = self.fetch().await?;
-        Self::store(&mut state, secret);
-        Ok(())
-    }
-
-    /// Reads the secret now, whatever the cache holds (after a credential rotation).
+    /// Reads the secret now, whatever the cache holds: at init, and after a credential
+    /// rotation. A failure is returned but not remembered, so no back-off starts: the event
+    /// that caused a cold start is served by a read of its own, as if init had not tried.
     pub async fn refresh(&self) -> Result<Arc<AppSecret>, SecretError> {
         let mut state = self.state.lock().await;
         let secret = self.fetch().await?;

@@ -67,6 +67,7 @@ fn no_scheme_accepts_a_mutated_request_that_is_not_authentic() {
 fn the_payload_parsers_take_any_bytes_and_return_well_formed_losses() {
     let mut rng = fastrand::Rng::with_seed(0x5eed_b0d1);
     let bodies = sample_bodies();
+    let mut losses = 0;
     for case in 0..CASES {
         let mut body = bodies[case % bodies.len()].clone();
         // Byte edits on a real body, so that most cases get past the JSON parser.
@@ -83,8 +84,13 @@ fn the_payload_parsers_take_any_bytes_and_return_well_formed_losses() {
                 _ => body.insert(i, *b"{}[],:\"0aZ@".get(rng.usize(..11)).unwrap()),
             }
         }
-        invariants::check_payload(&body);
+        losses += usize::from(invariants::check_payload(&body));
     }
+    // Enough edited bodies must still parse as losses, or the checks on them never ran.
+    assert!(
+        losses > CASES / 10,
+        "only {losses} of {CASES} parsed as losses"
+    );
     for _ in 0..200 {
         let noise: Vec<u8> = (0..rng.usize(0..64)).map(|_| rng.u8(..)).collect();
         invariants::check_payload(&noise);

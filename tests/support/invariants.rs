@@ -235,7 +235,9 @@ fn authentic(request: &Request) -> bool {
 
 /// The parsers take any bytes without panicking; a loss they return names each user once,
 /// as a reference that parses back to itself, and no more users than the cap allows past it.
-pub fn check_payload(body: &[u8]) {
+/// Returns whether either parser returned a loss (so a caller can tell the checks ran).
+pub fn check_payload(body: &[u8]) -> bool {
+    let mut losses = false;
     let source = Source::parse("fuzz").unwrap();
     let opts = MdmOptions {
         user_domain: Some("contoso.com".to_owned()),
@@ -245,6 +247,7 @@ pub fn check_payload(body: &[u8]) {
     };
     for format in [PayloadFormat::Canonical, PayloadFormat::Jamf] {
         if let Ok(Parsed::Lost(event)) = parse_payload(format, &source, body, &opts) {
+            losses = true;
             assert!(event.owners.len() <= 6, "grouping went past the cap");
             for (i, owner) in event.owners.iter().enumerate() {
                 let reparsed = UserRef::parse(owner.user.as_str()).expect("a user reparses");
@@ -257,6 +260,7 @@ pub fn check_payload(body: &[u8]) {
             }
         }
     }
+    losses
 }
 
 /// Any text that parses as a user stays in one Graph path segment and decodes to itself.
