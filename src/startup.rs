@@ -4,13 +4,14 @@
 //! [`Clients`] are the outbound clients (one HTTP client, and the AWS SDK clients sending
 //! through it); [`Instance::build`] makes the shared state from a [`Config`] and them; the
 //! webhook and the retry function each take their part of it. This is the one module that
-//! names the concrete adapters: Graph behind `Revoker`, SQS behind `RetryQueue`.
+//! names the concrete adapters: Graph behind `Revoker`, SQS behind `RetryQueue`, DynamoDB
+//! behind `Ledger`.
 
 use std::sync::Arc;
 
 use aws_config::SdkConfig;
 
-use crate::aws::{NoCredentials, SecretStore};
+use crate::aws::{DynamoLedger, NoCredentials, SecretStore};
 use crate::config::{Config, ConfigError};
 use crate::http::App;
 use crate::microsoft::{GraphClient, TokenClient};
@@ -20,9 +21,9 @@ use crate::revocation::{Decider, Revoker};
 /// The production act step: Microsoft Graph, with the credentials from the secret.
 pub type Graph = GraphClient<SecretStore>;
 /// The webhook's state; tests may substitute the act step `R`.
-pub type WebhookApp<R = Graph> = App<R, SqsQueue>;
-/// The retry function's state: the same decisions, with no queue of its own.
-pub type RetryDecider = Decider<Graph, SqsQueue>;
+pub type WebhookApp<R = Graph> = App<R, SqsQueue, DynamoLedger>;
+/// The retry function's state: the same decisions and ledger, with no queue of its own.
+pub type RetryDecider<R = Graph> = Decider<R, SqsQueue, DynamoLedger>;
 
 /// Why an instance could not start.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +45,8 @@ pub struct Clients {
     pub secrets_manager: aws_sdk_secretsmanager::Client,
     /// Only where a retry queue is configured: building an SDK client costs cold-start CPU.
     pub sqs: Option<aws_sdk_sqs::Client>,
+    /// Only where a ledger table is configured.
+    pub dynamodb: Option<aws_sdk_dynamodb::Client>,
 }
 
 impl Clients {
@@ -56,6 +59,10 @@ impl Clients {
                 .retry_queue_url
                 .as_ref()
                 .map(|_| aws_sdk_sqs::Client::new(sdk)),
+            dynamodb: config
+                .ledger_table
+                .as_ref()
+                .map(|_| aws_sdk_dynamodb::Client::new(sdk)),
         }
     }
 
@@ -85,6 +92,7 @@ impl Instance {
             action = config.revoke_action.name(),
             dry_run = config.dry_run,
             retry_queue = config.retry_queue_url.is_some(),
+            ledger = config.ledger_table.is_some(),
             protected_users = config.protected_users.len(),
             "configured"
         );
@@ -128,6 +136,23 @@ impl Instance {
         )
     }
 
+    /// The ledger, where one is configured (and its client given); otherwise duplicates are
+    /// caught only within each warm instance, which the log says once.
+    fn ledger(&self) -> Option<DynamoLedger> {
+        let ledger = self
+            .config
+            .ledger_table
+            .clone()
+            .zip(self.clients.dynamodb.clone())
+            .map(|(table, dynamodb)| DynamoLedger::new(dynamodb, table, self.config.ledger_ttl));
+        if ledger.is_none() {
+            tracing::warn!(
+                "LEDGER_TABLE is not set: a redelivery that reaches another instance acts again"
+            );
+        }
+        ledger
+    }
+
     /// The webhook, revoking through Graph.
     pub fn webhook(self) -> WebhookApp {
         let graph = self.graph();
@@ -148,12 +173,20 @@ impl Instance {
                 "RETRY_QUEUE_URL is not set: revocations that cannot finish inline answer 503"
             );
         }
-        App::new(self.config, self.secrets, revoker, queue)
+        let ledger = self.ledger();
+        App::new(self.config, self.secrets, revoker, queue, ledger)
     }
 
     /// The retry function's decider. It has no queue: a job that fails again goes back to
     /// SQS as a batch item failure.
     pub fn retry(self) -> RetryDecider {
-        Decider::new(self.config.policy(), self.graph(), None)
+        let graph = self.graph();
+        self.retry_with(graph)
+    }
+
+    /// The retry function's decider with another act step (tests record calls).
+    pub fn retry_with<R: Revoker>(self, revoker: R) -> RetryDecider<R> {
+        let ledger = self.ledger();
+        Decider::new(self.config.policy(), revoker, None, ledger)
     }
 }

@@ -1,10 +1,13 @@
 //! The AWS side: the one HTTP client every outbound call shares (the AWS SDK's included), the
-//! SDK configuration, and the Secrets Manager store that holds the function's secret.
+//! SDK configuration, the Secrets Manager store that holds the function's secret, and the
+//! ledger of decisions in DynamoDB.
 
+mod ledger;
 mod sdk;
 mod secrets_manager;
 mod transport;
 
+pub use ledger::DynamoLedger;
 pub use sdk::NoCredentials;
 pub(crate) use sdk::describe_sdk_error;
 pub(crate) use sdk::sdk_config;

@@ -52,14 +52,22 @@ pub struct Config {
     pub secret_ttl: Duration,
     /// SQS queue for revocations that could not finish inline; unset: they answer 503.
     pub retry_queue_url: Option<String>,
+    /// DynamoDB table that decides each (source, event id, user) once across instances;
+    /// unset: duplicates are caught only within a warm instance.
+    pub ledger_table: Option<String>,
+    /// How long the ledger remembers a settled decision.
+    pub ledger_ttl: Duration,
 }
 
 /// The AWS SDK's endpoint overrides for the services the function calls.
-const AWS_ENDPOINT_VARIABLES: [&str; 3] = [
+const AWS_ENDPOINT_VARIABLES: [&str; 4] = [
     "AWS_ENDPOINT_URL",
     "AWS_ENDPOINT_URL_SECRETS_MANAGER",
     "AWS_ENDPOINT_URL_SQS",
+    "AWS_ENDPOINT_URL_DYNAMODB",
 ];
+
+const DAY: Duration = Duration::from_secs(86_400);
 
 /// The largest body the function accepts. A JSON body is parsed into memory, where a hostile
 /// one (an array of a million zeros) takes about 30 times its size: 1 MiB keeps the worst case
@@ -110,6 +118,8 @@ impl Config {
             max_body_bytes: vars.number("MAX_BODY_BYTES", 262_144, 1..=MAX_BODY_LIMIT)? as usize,
             secret_ttl: Duration::from_secs(vars.number("SECRET_TTL_SECONDS", 300, 0..=86_400)?),
             retry_queue_url: vars.queue_url("RETRY_QUEUE_URL")?,
+            ledger_table: vars.table("LEDGER_TABLE")?,
+            ledger_ttl: DAY * vars.number("LEDGER_TTL_DAYS", 7, 1..=365)? as u32,
         })
         .and_then(|config| {
             vars.aws_endpoints()?;
@@ -246,6 +256,32 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
         }
         Ok(Some(url))
     }
+    /// A DynamoDB table name (3 to 255 of `A-Z a-z 0-9 _ - .`) or a table ARN.
+    fn table(&self, name: &'static str) -> Result<Option<String>, ConfigError> {
+        let Some(raw) = self.get(name) else {
+            return Ok(None);
+        };
+        let table_name = match raw.strip_prefix("arn:") {
+            Some(arn) => arn
+                .split_once(":dynamodb:")
+                .and_then(|(_, rest)| rest.split_once(":table/"))
+                .map_or("", |(_, table)| table),
+            None => raw.as_str(),
+        };
+        let ok = (3..=255).contains(&table_name.len())
+            && table_name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
+        if ok {
+            Ok(Some(raw))
+        } else {
+            Err(err(
+                name,
+                "must be a DynamoDB table name (3 to 255 letters, digits, _ - .) or a table ARN",
+            ))
+        }
+    }
+
     /// The AWS SDK reads its endpoint overrides itself; they are held to the same rule as
     /// the function's own URLs, so a local run's setting cannot reach a deployment unnoticed.
     fn aws_endpoints(&self) -> Result<(), ConfigError> {
@@ -453,6 +489,36 @@ mod tests {
             assert_eq!(e.variable, "RETRY_QUEUE_URL");
             assert!(e.to_string().contains(expected), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn the_ledger_is_optional_and_its_table_and_time_to_live_are_checked() {
+        let c = config(&[SECRET]).unwrap();
+        assert_eq!(c.ledger_table, None);
+        assert_eq!(c.ledger_ttl, Duration::from_secs(7 * 86_400));
+        for good in [
+            "revoker-ledger",
+            "arn:aws:dynamodb:eu-west-1:123456789012:table/revoker.Ledger_1",
+        ] {
+            let c = config(&[SECRET, ("LEDGER_TABLE", good), ("LEDGER_TTL_DAYS", "365")]).unwrap();
+            assert_eq!(c.ledger_table.as_deref(), Some(good));
+            assert_eq!(c.ledger_ttl, Duration::from_secs(365 * 86_400));
+        }
+        for bad in ["ab", "ledger/table", "arn:aws:s3:::bucket", "ta ble"] {
+            let e = config(&[SECRET, ("LEDGER_TABLE", bad)]).unwrap_err();
+            assert_eq!(e.variable, "LEDGER_TABLE", "{bad}");
+        }
+        for bad in ["0", "366", "seven"] {
+            let e = config(&[SECRET, ("LEDGER_TTL_DAYS", bad)]).unwrap_err();
+            assert_eq!(e.variable, "LEDGER_TTL_DAYS");
+            assert!(e.to_string().contains("from 1 to 365"), "{e}");
+        }
+        let e = config(&[
+            SECRET,
+            ("AWS_ENDPOINT_URL_DYNAMODB", "http://10.0.0.5:8000"),
+        ])
+        .unwrap_err();
+        assert_eq!(e.variable, "AWS_ENDPOINT_URL_DYNAMODB");
     }
 
     #[test]

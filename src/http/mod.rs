@@ -22,29 +22,31 @@ use crate::aws::SecretStore;
 use crate::config::Config;
 use crate::domain::Source;
 use crate::payload::{self, MdmOptions};
-use crate::revocation::{Decider, Report, RetryQueue, Revoker};
+use crate::revocation::{Decider, Ledger, Report, RetryQueue, Revoker};
 
 /// Everything a request needs, built once per instance and borrowed per request.
 #[derive(Debug)]
-pub struct App<R, Q> {
+pub struct App<R, Q, L> {
     config: Config,
     mdm: MdmOptions,
     secrets: Arc<SecretStore>,
-    decider: Decider<R, Q>,
+    decider: Decider<R, Q, L>,
 }
 
-impl<R: Revoker, Q: RetryQueue> App<R, Q> {
+impl<R: Revoker, Q: RetryQueue, L: Ledger> App<R, Q, L> {
     /// `secrets` is shared with the revoker, which reads the Entra credentials from it.
-    /// Without `queue`, a revocation that cannot finish inline is answered 503.
+    /// Without `queue`, a revocation that cannot finish inline is answered 503; without
+    /// `ledger`, duplicates are caught only within this instance.
     pub(crate) fn new(
         config: Config,
         secrets: Arc<SecretStore>,
         revoker: R,
         queue: Option<Q>,
+        ledger: Option<L>,
     ) -> Self {
         Self {
             mdm: config.mdm_options(),
-            decider: Decider::new(config.policy(), revoker, queue),
+            decider: Decider::new(config.policy(), revoker, queue, ledger),
             config,
             secrets,
         }
@@ -53,8 +55,8 @@ impl<R: Revoker, Q: RetryQueue> App<R, Q> {
 
 /// Serves one invocation event, whatever it holds: an event that is not a readable HTTP
 /// request is answered 400 in the Function URL's shape. Never fails and never panics.
-pub async fn handle_event<R: Revoker, Q: RetryQueue>(
-    app: &App<R, Q>,
+pub async fn handle_event<R: Revoker, Q: RetryQueue, L: Ledger>(
+    app: &App<R, Q, L>,
     event: &serde_json::value::RawValue,
 ) -> LambdaResponse {
     let (shape, request) = lambda::request_of(event);
@@ -66,7 +68,10 @@ pub async fn handle_event<R: Revoker, Q: RetryQueue>(
 }
 
 /// Serves one request. Never fails and never panics on input: every problem is a response.
-pub async fn handle<R: Revoker, Q: RetryQueue>(app: &App<R, Q>, req: Request) -> Response<Body> {
+pub async fn handle<R: Revoker, Q: RetryQueue, L: Ledger>(
+    app: &App<R, Q, L>,
+    req: Request,
+) -> Response<Body> {
     let segment = last_segment(req.uri().path()).to_owned();
     match route(app, &segment, &req).await {
         Ok(Reply::Health) => response::health(),
@@ -93,8 +98,8 @@ enum Reply {
     Report(Report),
 }
 
-async fn route<R: Revoker, Q: RetryQueue>(
-    app: &App<R, Q>,
+async fn route<R: Revoker, Q: RetryQueue, L: Ledger>(
+    app: &App<R, Q, L>,
     segment: &str,
     req: &Request,
 ) -> Result<Reply, IngressError> {

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::error::IngressError;
 use super::status::{Answer, status};
-use crate::revocation::Report;
+use crate::revocation::{Report, UserOutcome};
 
 #[derive(Debug, Serialize)]
 struct Envelope<'a> {
@@ -53,10 +53,25 @@ pub(super) fn report(report: &Report) -> Response<Body> {
                 outcome: r.outcome.as_str(),
             })
             .collect(),
+        error: report
+            .results
+            .iter()
+            .any(|r| r.outcome == UserOutcome::InProgress)
+            .then(|| IN_PROGRESS_MESSAGE.to_owned()),
         ..Envelope::new(report.outcome_str())
     };
-    respond(status(Answer::Report(report)), &envelope)
+    let mut response = respond(status(Answer::Report(report)), &envelope);
+    if envelope.error.is_some() {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    }
+    response
 }
+
+/// Why a report with a user `in_progress` is a 503, and what the sender should do.
+const IN_PROGRESS_MESSAGE: &str = "another invocation is deciding a user of this event \
+     (a concurrent delivery): retry in a few seconds, when it is settled";
 
 /// A refused request, with the message that says what is wrong (opaque for server errors).
 pub(super) fn refusal(e: &IngressError) -> Response<Body> {
@@ -108,6 +123,29 @@ mod tests {
             serde_json::json!({"outcome": "payload_too_large", "event_id": null, "results": [],
                                "error": "body is larger than 10 bytes"})
         );
+    }
+
+    #[test]
+    fn a_user_in_progress_elsewhere_is_a_503_that_says_to_retry() {
+        use crate::domain::{EventId, UserRef};
+        use crate::revocation::UserResult;
+        let result = |user: &str, outcome| UserResult {
+            user: UserRef::parse(user).unwrap(),
+            outcome,
+        };
+        let report = Report::for_users(
+            EventId::parse("e1").unwrap(),
+            vec![
+                result("a@c.com", UserOutcome::Revoked),
+                result("b@c.com", UserOutcome::InProgress),
+            ],
+        );
+        let response = super::report(&report);
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "5");
+        let body = body_of(&response);
+        assert_eq!(body["results"][1]["outcome"], "in_progress");
+        assert!(body["error"].as_str().unwrap().contains("retry"), "{body}");
     }
 
     #[test]

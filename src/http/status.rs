@@ -25,7 +25,7 @@ pub(crate) fn status(answer: Answer<'_>) -> StatusCode {
         UserOutcome::Queued => StatusCode::ACCEPTED,
         UserOutcome::UserNotFound => StatusCode::UNPROCESSABLE_ENTITY,
         UserOutcome::Denied => StatusCode::INTERNAL_SERVER_ERROR,
-        UserOutcome::Failed => StatusCode::SERVICE_UNAVAILABLE,
+        UserOutcome::Failed | UserOutcome::InProgress => StatusCode::SERVICE_UNAVAILABLE,
     };
     match answer {
         Answer::Health => StatusCode::OK,

@@ -12,7 +12,7 @@ use tracing::Instrument;
 
 use super::job::RetryJob;
 use crate::revocation::audit::{self, Attempt};
-use crate::revocation::{Decider, RetryQueue, Revoker, UserOutcome};
+use crate::revocation::{Decider, JobDecision, Ledger, RetryQueue, Revoker, UserOutcome};
 
 /// How many messages of one batch are acted on at the same time.
 const CONCURRENT_MESSAGES: usize = 8;
@@ -43,8 +43,8 @@ impl MessageOutcome {
 }
 
 /// Acts on every job of a batch and names the messages SQS must deliver again.
-pub async fn handle_batch<R: Revoker, Q: RetryQueue>(
-    decider: &Decider<R, Q>,
+pub async fn handle_batch<R: Revoker, Q: RetryQueue, L: Ledger>(
+    decider: &Decider<R, Q, L>,
     event: SqsEvent,
     deadline: Instant,
 ) -> SqsBatchResponse {
@@ -77,8 +77,8 @@ pub async fn handle_batch<R: Revoker, Q: RetryQueue>(
 
 /// One message, in its own span. A message without an id is reported with an empty id,
 /// which makes Lambda treat the whole batch as failed: nothing is deleted unseen.
-async fn process<R: Revoker, Q: RetryQueue>(
-    decider: &Decider<R, Q>,
+async fn process<R: Revoker, Q: RetryQueue, L: Ledger>(
+    decider: &Decider<R, Q, L>,
     message: &SqsMessage,
     deadline: Instant,
 ) -> (String, MessageOutcome) {
@@ -94,8 +94,8 @@ async fn process<R: Revoker, Q: RetryQueue>(
     (message_id, outcome)
 }
 
-async fn act_on<R: Revoker, Q: RetryQueue>(
-    decider: &Decider<R, Q>,
+async fn act_on<R: Revoker, Q: RetryQueue, L: Ledger>(
+    decider: &Decider<R, Q, L>,
     message: &SqsMessage,
     delivery: u32,
     deadline: Instant,
@@ -113,7 +113,30 @@ async fn act_on<R: Revoker, Q: RetryQueue>(
     );
     let owner = job.owner();
     let deadline = deadline.min(Instant::now() + MESSAGE_BUDGET);
-    let decision = decider.act(job.event(), &owner.user, deadline).await;
+    let decision = match decider.decide_job(job.event(), owner, deadline).await {
+        JobDecision::Acted(decision) => decision,
+        JobDecision::Settled(settled) => {
+            tracing::info!(
+                recorded = settled.as_str(),
+                "a copy of this job already settled the user: nothing done again"
+            );
+            audit::user_decision(
+                job.event(),
+                owner,
+                UserOutcome::Duplicate,
+                None,
+                Some(Attempt {
+                    delivery,
+                    returned: false,
+                }),
+            );
+            return MessageOutcome::Done;
+        }
+        JobDecision::Held => {
+            tracing::info!("another invocation holds this user's claim: the job comes back later");
+            return MessageOutcome::Retry;
+        }
+    };
     let outcome = UserOutcome::from(decision);
     let returned = decision.is_owed();
     audit::user_decision(

@@ -73,9 +73,8 @@ pub(crate) fn user_decision(
             _,
         ) => line!(info),
         // A retry that fails again is still owed, not lost: the queue holds it.
-        (UserOutcome::Protected | UserOutcome::UserNotFound, _) | (UserOutcome::Failed, true) => {
-            line!(warn)
-        }
+        (UserOutcome::Protected | UserOutcome::UserNotFound | UserOutcome::InProgress, _)
+        | (UserOutcome::Failed, true) => line!(warn),
         (UserOutcome::Denied | UserOutcome::Failed, _) => line!(error),
     }
 }

@@ -1,12 +1,17 @@
 //! The decider: for an authenticated event, which users to sign out and what happened to
-//! each. Runs policy (protected accounts, dry run, the user cap), duplicate detection, the act
-//! seam, and the hand-off to the retry queue, with one audit line per user.
+//! each. Runs policy (protected accounts, dry run, the user cap), duplicate detection (this
+//! instance's memory, then the shared ledger when one is configured), the act seam, and the
+//! hand-off to the retry queue, with one audit line per user.
+
+use std::slice;
+use std::time::Duration;
 
 use futures_util::{StreamExt, stream};
 use tokio::time::Instant;
 
 use super::audit;
-use super::dedupe::{Dedupe, DedupeKey};
+use super::dedupe::Dedupe;
+use super::ledger::{Claim, Claimant, DecisionKey, Lease, Ledger, Settled, Settlement};
 use super::outcome::{Decision, Outcome, Report, Revocation, UserOutcome, UserResult};
 use super::policy::Policy;
 use super::seams::{RetryQueue, Revoker};
@@ -17,28 +22,47 @@ const CONCURRENT_REVOCATIONS: usize = 8;
 
 /// The part of the inline deadline kept for the SQS send when a queue is configured (an
 /// in-region send takes tens of milliseconds).
-const ENQUEUE_RESERVE: std::time::Duration = std::time::Duration::from_millis(300);
+const ENQUEUE_RESERVE: Duration = Duration::from_millis(300);
+
+/// The longest the ledger may take to claim or to settle (an in-region DynamoDB write takes
+/// about 10 ms). Past it the decider goes on without the ledger: revoking twice is harmless,
+/// not revoking is not.
+const LEDGER_BOUND: Duration = Duration::from_millis(300);
 
 /// Decides per user, calls the act seam, and queues what could not finish; built once per
-/// instance. Without a queue, a transient failure is answered `failed` (503).
+/// instance. Without a queue, a transient failure is answered `failed` (503). Without a
+/// ledger, duplicates are caught only within this instance.
 #[derive(Debug)]
-pub struct Decider<R, Q> {
+pub struct Decider<R, Q, L> {
     policy: Policy,
     dedupe: Dedupe,
     revoker: R,
     queue: Option<Q>,
+    ledger: Option<L>,
 }
 
 /// How many decisions (event and user) a warm instance remembers (a few hundred KB at most).
 const DEDUPE_CAPACITY: usize = 4096;
 
-impl<R: Revoker, Q: RetryQueue> Decider<R, Q> {
-    pub(crate) fn new(policy: Policy, revoker: R, queue: Option<Q>) -> Self {
+/// What the retry function's decider made of one job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobDecision {
+    /// Policy and the act seam ran.
+    Acted(Decision),
+    /// The ledger says a copy of this job already closed the user's case.
+    Settled(Settled),
+    /// Another invocation holds the user's claim: the job comes back later.
+    Held,
+}
+
+impl<R: Revoker, Q: RetryQueue, L: Ledger> Decider<R, Q, L> {
+    pub(crate) fn new(policy: Policy, revoker: R, queue: Option<Q>, ledger: Option<L>) -> Self {
         Self {
             policy,
             dedupe: Dedupe::new(DEDUPE_CAPACITY),
             revoker,
             queue,
+            ledger,
         }
     }
 
@@ -69,24 +93,18 @@ impl<R: Revoker, Q: RetryQueue> Decider<R, Q> {
         // Each (source, event id, user) is decided once: an event id says nothing about whom
         // it names (Jamf's is the webhook's id and a millisecond, shared by two lost-mode
         // completions of one cart of iPads), so a known id naming a new user acts for them.
-        let known: Vec<bool> = event
+        // `prior`: what is already known of each user, so nothing is done for them now.
+        let mut prior: Vec<Option<UserOutcome>> = event
             .owners
             .iter()
-            .map(|owner| self.dedupe.contains(&key(&event, &owner.user)))
+            .map(|owner| {
+                self.dedupe
+                    .contains(&key(&event, &owner.user))
+                    .then_some(UserOutcome::Duplicate)
+            })
             .collect();
-        if !known.is_empty() && known.iter().all(|&k| k) {
-            audit::event_skipped(
-                source,
-                Some(&event.id),
-                &event.event_type,
-                "duplicate",
-                "event already handled by this instance",
-            );
-            return Report {
-                event_id: Some(event.id),
-                outcome: Outcome::Duplicate,
-                results: Vec::new(),
-            };
+        if all_duplicates(&prior) {
+            return duplicate(event);
         }
 
         for device in &event.unowned {
@@ -101,18 +119,54 @@ impl<R: Revoker, Q: RetryQueue> Decider<R, Q> {
             };
         }
 
+        // The users this instance does not know are claimed in the ledger, all at once.
+        let fresh: Vec<usize> = (0..prior.len()).filter(|&i| prior[i].is_none()).collect();
+        let keys: Vec<DecisionKey> = fresh
+            .iter()
+            .map(|&i| key(&event, &event.owners[i].user))
+            .collect();
+        let claimed = self.claim(&event, &keys, Claimant::Sender, deadline).await;
+        if let Some((claims, _)) = &claimed {
+            for ((&i, key), claim) in fresh.iter().zip(&keys).zip(claims) {
+                prior[i] = match claim {
+                    Claim::Won => None,
+                    Claim::Settled(_) => {
+                        self.dedupe.remember(key.clone());
+                        Some(UserOutcome::Duplicate)
+                    }
+                    Claim::Held => Some(UserOutcome::InProgress),
+                };
+            }
+            if all_duplicates(&prior) {
+                return duplicate(event);
+            }
+        }
+
         // Collected first: a lazy `map` closure inside this future trips the compiler's
         // higher-ranked `Send` check (rust-lang/rust#102211).
         let decisions: Vec<_> = event
             .owners
             .iter()
-            .zip(known)
-            .map(|(owner, known)| self.decide_user(&event, owner, known, deadline))
+            .zip(&prior)
+            .map(|(owner, prior)| self.decide_user(&event, owner, *prior, deadline))
             .collect();
         let results: Vec<UserResult> = stream::iter(decisions)
             .buffered(CONCURRENT_REVOCATIONS)
             .collect()
             .await;
+
+        // The claims won are settled or released in one write; the ones not won are not
+        // this invocation's to touch.
+        if let Some((claims, lease)) = &claimed {
+            let entries: Vec<(DecisionKey, Settlement)> = fresh
+                .iter()
+                .zip(keys)
+                .zip(claims)
+                .filter(|(_, claim)| **claim == Claim::Won)
+                .map(|((&i, key), _)| (key, Settlement::of(results[i].outcome)))
+                .collect();
+            self.settle(&event, &entries, lease).await;
+        }
 
         // Only a settled user is remembered: a failed or denied one must be acted on again
         // when the sender retries the event.
@@ -124,19 +178,20 @@ impl<R: Revoker, Q: RetryQueue> Decider<R, Q> {
         Report::for_users(event.id, results)
     }
 
-    /// One user's decision; `known`: this instance already settled them for this event.
+    /// One user's decision; `prior`: what is already known of them (a duplicate, or a claim
+    /// held elsewhere), so nothing is done now.
     async fn decide_user(
         &self,
         event: &LostDeviceEvent,
         owner: &Owner,
-        known: bool,
+        prior: Option<UserOutcome>,
         deadline: Instant,
     ) -> UserResult {
-        if known {
-            audit::user_decision(event, owner, UserOutcome::Duplicate, None, None);
+        if let Some(outcome) = prior {
+            audit::user_decision(event, owner, outcome, None, None);
             return UserResult {
                 user: owner.user.clone(),
-                outcome: UserOutcome::Duplicate,
+                outcome,
             };
         }
         // With a queue, the act step stops early enough to leave the send its own time.
@@ -154,6 +209,36 @@ impl<R: Revoker, Q: RetryQueue> Decider<R, Q> {
             user: owner.user.clone(),
             outcome,
         }
+    }
+
+    /// One retry job: the ledger's claim (a job may take over the `queued` record the
+    /// webhook left), then policy and the act seam, then the record. A job still owed stays
+    /// `queued`: the queue holds it, so a sender's redelivery is still a duplicate.
+    pub(crate) async fn decide_job(
+        &self,
+        event: &LostDeviceEvent,
+        owner: &Owner,
+        deadline: Instant,
+    ) -> JobDecision {
+        let key = key(event, &owner.user);
+        let claimed = self
+            .claim(event, slice::from_ref(&key), Claimant::RetryJob, deadline)
+            .await;
+        match claimed.as_ref().map(|(claims, _)| claims.as_slice()) {
+            Some([Claim::Settled(settled)]) => return JobDecision::Settled(*settled),
+            Some([Claim::Held]) => return JobDecision::Held,
+            _ => {}
+        }
+        let decision = self.act(event, &owner.user, deadline).await;
+        if let Some((_, lease)) = &claimed {
+            let settlement = if decision.is_owed() {
+                Settlement::Settle(Settled::Queued)
+            } else {
+                Settlement::of(decision.into())
+            };
+            self.settle(event, &[(key, settlement)], lease).await;
+        }
+        JobDecision::Acted(decision)
     }
 
     /// Policy, then the act seam, for one user; neither audits nor queues. The webhook and
@@ -195,16 +280,93 @@ impl<R: Revoker, Q: RetryQueue> Decider<R, Q> {
         tracing::error!(event_id = %event.id, user = %owner.user, error, "revocation neither done nor queued");
         UserOutcome::Failed
     }
+
+    /// The ledger's answer for each key, under a lease that ends when the act and the
+    /// settle must be over; `None` (act on every one) when there is no ledger or it fails or
+    /// is slow: it may be passed by, never waited on.
+    async fn claim(
+        &self,
+        event: &LostDeviceEvent,
+        keys: &[DecisionKey],
+        claimant: Claimant,
+        deadline: Instant,
+    ) -> Option<(Vec<Claim>, Lease)> {
+        let ledger = self.ledger.as_ref()?;
+        let lease = Lease::until(deadline, LEDGER_BOUND);
+        if keys.is_empty() {
+            return Some((Vec::new(), lease));
+        }
+        let answer = tokio::time::timeout(LEDGER_BOUND, ledger.claim(keys, claimant, &lease)).await;
+        match answer {
+            Ok(Ok(claims)) if claims.len() == keys.len() => Some((claims, lease)),
+            Ok(Ok(_)) => unavailable(event, "claim", "answered for other keys than asked"),
+            Ok(Err(e)) => unavailable(event, "claim", &e.to_string()),
+            Err(_) => unavailable(event, "claim", "no answer in time"),
+        }
+    }
+
+    /// Records what became of the claims this invocation won; a failure only costs the
+    /// next delivery a second act, so it is logged and passed by.
+    async fn settle(
+        &self,
+        event: &LostDeviceEvent,
+        entries: &[(DecisionKey, Settlement)],
+        lease: &Lease,
+    ) {
+        let Some(ledger) = &self.ledger else { return };
+        if entries.is_empty() {
+            return;
+        }
+        let answer = tokio::time::timeout(LEDGER_BOUND, ledger.settle(entries, lease)).await;
+        let error = match answer {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => "no answer in time".to_owned(),
+        };
+        unavailable::<()>(event, "settle", &error);
+    }
+}
+
+/// The one line (and metric, `LedgerUnavailable`) for a ledger that was passed by.
+fn unavailable<T>(event: &LostDeviceEvent, operation: &str, error: &str) -> Option<T> {
+    tracing::warn!(
+        event_id = %event.id,
+        operation,
+        error,
+        "ledger unavailable"
+    );
+    None
+}
+
+/// Whether every user of the event is already settled (and there is at least one).
+fn all_duplicates(prior: &[Option<UserOutcome>]) -> bool {
+    !prior.is_empty() && prior.iter().all(|p| *p == Some(UserOutcome::Duplicate))
+}
+
+/// The answer to an event whose every user is settled: nothing was done.
+fn duplicate(event: LostDeviceEvent) -> Report {
+    audit::event_skipped(
+        &event.source,
+        Some(&event.id),
+        &event.event_type,
+        "duplicate",
+        "event already handled",
+    );
+    Report {
+        event_id: Some(event.id),
+        outcome: Outcome::Duplicate,
+        results: Vec::new(),
+    }
 }
 
 /// The key a decision about `user` in `event` is remembered under.
-fn key(event: &LostDeviceEvent, user: &UserRef) -> DedupeKey {
+fn key(event: &LostDeviceEvent, user: &UserRef) -> DecisionKey {
     (event.source.clone(), event.id.clone(), user.clone())
 }
 
 /// The fakes' view, for tests of this module and of the status map.
 #[cfg(test)]
-impl<R, Q> Decider<R, Q> {
+impl<R, Q, L> Decider<R, Q, L> {
     pub(crate) fn revoker(&self) -> &R {
         &self.revoker
     }
@@ -404,6 +566,181 @@ mod tests {
             .decide(&source(), lost("e2", &["a@c.com", "b@c.com"]), later())
             .await;
         assert_eq!(ok.outcome_str(), "revoked");
+    }
+
+    /// Two deciders on one ledger stand for two instances sharing the table.
+    fn instances<'l>(
+        ledger: &'l MemoryLedger,
+        answers: Vec<(&'static str, Revocation)>,
+    ) -> (TestDecider<'l>, TestDecider<'l>) {
+        (
+            with_ledger(Policy::default(), answers.clone(), None, Some(ledger)),
+            with_ledger(Policy::default(), answers, None, Some(ledger)),
+        )
+    }
+
+    fn ledger_key(id: &str, who: &str) -> DecisionKey {
+        (
+            source(),
+            crate::domain::EventId::parse(id).unwrap(),
+            user(who),
+        )
+    }
+
+    #[tokio::test]
+    async fn with_a_ledger_an_event_delivered_to_two_instances_acts_once_per_user() {
+        let ledger = MemoryLedger::default();
+        let (a, b) = instances(&ledger, vec![]);
+        let first = a
+            .decide(&source(), lost("e1", &["a@c.com", "b@c.com"]), later())
+            .await;
+        let second = b
+            .decide(&source(), lost("e1", &["a@c.com", "b@c.com"]), later())
+            .await;
+        assert_eq!(first.outcome_str(), "revoked");
+        assert_eq!(second.outcome, Outcome::Duplicate);
+        assert_eq!(calls(&a), vec!["a@c.com", "b@c.com"]);
+        assert!(calls(&b).is_empty());
+        // One claim and one settle for the first event's two users; one claim for the second.
+        let count =
+            |c: &std::sync::atomic::AtomicUsize| c.load(std::sync::atomic::Ordering::SeqCst);
+        assert_eq!((count(&ledger.claims), count(&ledger.settles)), (2, 1));
+        // The second instance now knows it too: a third delivery costs no ledger call.
+        b.decide(&source(), lost("e1", &["a@c.com", "b@c.com"]), later())
+            .await;
+        assert_eq!(count(&ledger.claims), 2);
+    }
+
+    #[tokio::test]
+    async fn with_a_ledger_a_known_event_naming_a_new_user_acts_only_for_that_user() {
+        let ledger = MemoryLedger::default();
+        let (a, b) = instances(&ledger, vec![]);
+        a.decide(&source(), lost("4-1795000000500", &["erin@c.com"]), later())
+            .await;
+        let again = b
+            .decide(
+                &source(),
+                lost("4-1795000000500", &["erin@c.com", "frank@c.com"]),
+                later(),
+            )
+            .await;
+        assert_eq!(again.results[0].outcome, UserOutcome::Duplicate);
+        assert_eq!(again.results[1].outcome, UserOutcome::Revoked);
+        assert_eq!(calls(&b), vec!["frank@c.com"]);
+    }
+
+    #[tokio::test]
+    async fn a_user_claimed_by_another_invocation_is_in_progress_until_its_lease_ends() {
+        let ledger = MemoryLedger::default();
+        let d = with_ledger(Policy::default(), vec![], None, Some(&ledger));
+        let held = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
+        ledger.hold(ledger_key("e1", "a@c.com"), held);
+        let r = d
+            .decide(&source(), lost("e1", &["a@c.com", "b@c.com"]), later())
+            .await;
+        assert_eq!(r.results[0].outcome, UserOutcome::InProgress);
+        assert_eq!(r.results[1].outcome, UserOutcome::Revoked);
+        assert_eq!(calls(&d), vec!["b@c.com"]);
+
+        // A crashed holder's lease ends: the next delivery acts.
+        let ended = std::time::SystemTime::now() - std::time::Duration::from_secs(1);
+        ledger.hold(ledger_key("e2", "a@c.com"), ended);
+        let r = d.decide(&source(), lost("e2", &["a@c.com"]), later()).await;
+        assert_eq!(r.outcome_str(), "revoked");
+    }
+
+    #[tokio::test]
+    async fn a_ledger_that_is_down_is_passed_by_and_the_user_is_still_revoked() {
+        let ledger = MemoryLedger::default();
+        ledger.down.store(true, std::sync::atomic::Ordering::SeqCst);
+        let d = with_ledger(Policy::default(), vec![], None, Some(&ledger));
+        let r = d.decide(&source(), lost("e1", &["a@c.com"]), later()).await;
+        assert_eq!(r.outcome_str(), "revoked");
+        assert_eq!(calls(&d), vec!["a@c.com"]);
+    }
+
+    #[tokio::test]
+    async fn failed_denied_and_dry_run_decisions_release_their_claim() {
+        let ledger = MemoryLedger::default();
+        let answers = vec![
+            ("flaky@c.com", Revocation::Transient),
+            ("denied@c.com", Revocation::Denied),
+        ];
+        let (a, b) = instances(&ledger, answers);
+        let users = ["flaky@c.com", "denied@c.com"];
+        a.decide(&source(), lost("e1", &users), later()).await;
+        b.decide(&source(), lost("e1", &users), later()).await;
+        assert_eq!(calls(&b), users);
+
+        let dry = with_ledger(
+            Policy {
+                dry_run: true,
+                ..Policy::default()
+            },
+            vec![],
+            None,
+            Some(&ledger),
+        );
+        let r = dry
+            .decide(&source(), lost("e2", &["a@c.com"]), later())
+            .await;
+        assert_eq!(r.outcome_str(), "dry_run");
+        let live = a.decide(&source(), lost("e2", &["a@c.com"]), later()).await;
+        assert_eq!(live.outcome_str(), "revoked");
+        assert_eq!(
+            ledger.settled(&ledger_key("e2", "a@c.com")),
+            Some(Settled::Revoked)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_retry_job_takes_over_the_queued_record_and_settles_it() {
+        let ledger = MemoryLedger::default();
+        let webhook = with_ledger(
+            Policy::default(),
+            vec![("a@c.com", Revocation::Transient)],
+            Some(Queue::default()),
+            Some(&ledger),
+        );
+        let r = webhook
+            .decide(&source(), lost("e1", &["a@c.com"]), later())
+            .await;
+        assert_eq!(r.outcome_str(), "queued");
+        let key = ledger_key("e1", "a@c.com");
+        assert_eq!(ledger.settled(&key), Some(Settled::Queued));
+
+        let Parsed::Lost(event) = lost("e1", &["a@c.com"]) else {
+            unreachable!()
+        };
+        let owner = &event.owners[0];
+        let flaky = with_ledger(
+            Policy::default(),
+            vec![("a@c.com", Revocation::Transient)],
+            None,
+            Some(&ledger),
+        );
+        let owed = flaky.decide_job(&event, owner, later()).await;
+        assert_eq!(
+            owed,
+            JobDecision::Acted(Decision::Acted(Revocation::Transient))
+        );
+        assert_eq!(
+            ledger.settled(&key),
+            Some(Settled::Queued),
+            "still owed: still queued"
+        );
+
+        let retry = with_ledger(Policy::default(), vec![], None, Some(&ledger));
+        let done = retry.decide_job(&event, owner, later()).await;
+        assert!(matches!(
+            done,
+            JobDecision::Acted(Decision::Acted(Revocation::Revoked(_)))
+        ));
+        assert_eq!(ledger.settled(&key), Some(Settled::Revoked));
+        // A second copy of the job finds the case closed.
+        let copy = retry.decide_job(&event, owner, later()).await;
+        assert_eq!(copy, JobDecision::Settled(Settled::Revoked));
+        assert_eq!(calls(&retry).len(), 1);
     }
 
     #[tokio::test]

@@ -4,10 +4,7 @@
 use std::collections::{HashSet, VecDeque};
 use std::sync::Mutex;
 
-use crate::domain::{EventId, Source, UserRef};
-
-/// Who was decided, for which event from which source.
-pub(crate) type DedupeKey = (Source, EventId, UserRef);
+use super::ledger::DecisionKey as DedupeKey;
 
 /// Remembers settled decisions so a redelivery within a warm instance is not acted on twice.
 /// Bounded: the oldest are forgotten first.
@@ -57,6 +54,7 @@ impl Dedupe {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::{EventId, Source, UserRef};
 
     #[test]
     fn forgets_the_oldest_decisions_beyond_its_capacity() {

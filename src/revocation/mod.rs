@@ -1,19 +1,22 @@
 //! Decide and act: for an authenticated event, which users to sign out and what happened to
 //! each. Policy (protected accounts, dry run, the user cap), duplicate detection, the audit
 //! trail and the hand-off to the retry queue live here. The act itself and the queue are the
-//! traits in `seams` ([`Revoker`], [`RetryQueue`]), implemented by the adapters in `microsoft/` and `retry/`; nothing here
-//! knows about tokens, HTTP or SQS.
+//! traits in `seams` ([`Revoker`], [`RetryQueue`]), implemented by the adapters in
+//! `microsoft/` and `retry/`; the shared memory of decisions is [`Ledger`], implemented in
+//! `aws/`. Nothing here knows about tokens, HTTP, SQS or DynamoDB.
 
 pub(crate) mod audit;
 mod decider;
 mod dedupe;
+mod ledger;
 mod outcome;
 mod policy;
 mod seams;
 #[cfg(test)]
 pub(crate) mod testing;
 
-pub use decider::Decider;
+pub use decider::{Decider, JobDecision};
+pub use ledger::{Claim, Claimant, DecisionKey, Lease, Ledger, LedgerError, Settled, Settlement};
 pub use outcome::{Decision, GraphReceipt, Outcome, Report, Revocation, UserOutcome, UserResult};
 pub use policy::Policy;
 pub use seams::{QueueError, RetryQueue, Revoker};

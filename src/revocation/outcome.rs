@@ -69,8 +69,12 @@ pub enum UserOutcome {
     Queued,
     Denied,
     Failed,
-    /// This instance already settled this user for this event: nothing was done again.
+    /// Already settled for this event, by this instance or (with the ledger) any other:
+    /// nothing was done again.
     Duplicate,
+    /// Another invocation is deciding this user for this event right now (the ledger's
+    /// claim): the sender's retry finds it settled.
+    InProgress,
 }
 
 impl UserOutcome {
@@ -84,12 +88,13 @@ impl UserOutcome {
             Self::Denied => "denied",
             Self::Failed => "failed",
             Self::Duplicate => "duplicate",
+            Self::InProgress => "in_progress",
         }
     }
     /// Whether the user's case is closed: nothing more would happen on a redelivery. `denied`
     /// is not: once an admin grants consent, the sender's retry must act.
     pub(crate) fn is_settled(self) -> bool {
-        !matches!(self, Self::Denied | Self::Failed)
+        !matches!(self, Self::Denied | Self::Failed | Self::InProgress)
     }
 
     /// A sentence for the audit line (a `denied` line follows one saying which refusal).
@@ -104,7 +109,10 @@ impl UserOutcome {
                 "refused: Graph denied the revocation (permission or consent) or Entra rejected the app's credentials"
             }
             Self::Failed => "revocation failed and was not queued: the sender should retry",
-            Self::Duplicate => "already handled by this instance for this event",
+            Self::Duplicate => "already handled for this event",
+            Self::InProgress => {
+                "another invocation is deciding this user for this event: the sender should retry"
+            }
         }
     }
 }

@@ -1,10 +1,16 @@
-//! Fakes for the two seams, shared by the unit tests of the decider and of the status map.
+//! Fakes for the seams, shared by the unit tests of the decider and of the status map. The
+//! integration tests hold the real ledger adapter against DynamoDB (moto) to the same rules.
 
+use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::SystemTime;
 
 use tokio::time::Instant;
 
-use super::{Decider, GraphReceipt, Policy, QueueError, RetryQueue, Revocation, Revoker};
+use super::{
+    Claim, Claimant, Decider, DecisionKey, GraphReceipt, Lease, Ledger, LedgerError, Policy,
+    QueueError, RetryQueue, Revocation, Revoker, Settled, Settlement,
+};
 use crate::domain::{Device, EventId, LossKind, LostDeviceEvent, Owner, Parsed, Source, UserRef};
 
 /// Records every call and answers from a fixed list per user (default: revoked).
@@ -56,9 +62,121 @@ impl RetryQueue for Queue {
     }
 }
 
-pub(crate) type TestDecider = Decider<Recording, Queue>;
+/// One record of the fake ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Record {
+    Held {
+        lease: uuid::Uuid,
+        until: SystemTime,
+    },
+    Settled(Settled),
+}
 
-pub(crate) fn decider(policy: Policy, answers: Vec<(&'static str, Revocation)>) -> TestDecider {
+/// The ledger's rules in memory (one shared by several deciders stands for several
+/// instances); every call fails when `down`.
+#[derive(Default)]
+pub(crate) struct MemoryLedger {
+    records: Mutex<HashMap<DecisionKey, Record>>,
+    pub(crate) down: std::sync::atomic::AtomicBool,
+    pub(crate) claims: std::sync::atomic::AtomicUsize,
+    pub(crate) settles: std::sync::atomic::AtomicUsize,
+}
+
+impl MemoryLedger {
+    fn check(&self) -> Result<(), LedgerError> {
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            Err(LedgerError::new("down"))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// A claim some other invocation holds until `until`.
+    pub(crate) fn hold(&self, key: DecisionKey, until: SystemTime) {
+        let lease = uuid::Uuid::new_v4();
+        self.records
+            .lock()
+            .unwrap()
+            .insert(key, Record::Held { lease, until });
+    }
+
+    pub(crate) fn settled(&self, key: &DecisionKey) -> Option<Settled> {
+        match self.records.lock().unwrap().get(key) {
+            Some(Record::Settled(s)) => Some(*s),
+            _ => None,
+        }
+    }
+}
+
+impl Ledger for &MemoryLedger {
+    async fn claim(
+        &self,
+        keys: &[DecisionKey],
+        claimant: Claimant,
+        lease: &Lease,
+    ) -> Result<Vec<Claim>, LedgerError> {
+        self.check()?;
+        self.claims
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let mut records = self.records.lock().unwrap();
+        let now = SystemTime::now();
+        Ok(keys
+            .iter()
+            .map(|key| {
+                let found = match records.get(key) {
+                    Some(Record::Held { until, .. }) if *until < now => None,
+                    Some(Record::Held { .. }) if claimant == Claimant::RetryJob => None,
+                    Some(Record::Settled(Settled::Queued)) if claimant == Claimant::RetryJob => {
+                        None
+                    }
+                    Some(Record::Held { .. }) => Some(Claim::Held),
+                    Some(Record::Settled(s)) => Some(Claim::Settled(*s)),
+                    None => None,
+                };
+                found.unwrap_or_else(|| {
+                    let held = Record::Held {
+                        lease: lease.id,
+                        until: lease.until,
+                    };
+                    records.insert(key.clone(), held);
+                    Claim::Won
+                })
+            })
+            .collect())
+    }
+
+    async fn settle(
+        &self,
+        entries: &[(DecisionKey, Settlement)],
+        lease: &Lease,
+    ) -> Result<(), LedgerError> {
+        self.check()?;
+        self.settles
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let mut records = self.records.lock().unwrap();
+        for (key, settlement) in entries {
+            match settlement {
+                Settlement::Settle(s) => {
+                    records.insert(key.clone(), Record::Settled(*s));
+                }
+                Settlement::Release => {
+                    if matches!(records.get(key), Some(Record::Held { lease: l, .. }) if *l == lease.id)
+                    {
+                        records.remove(key);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+pub(crate) type TestDecider<'l> = Decider<Recording, Queue, &'l MemoryLedger>;
+
+pub(crate) fn decider(
+    policy: Policy,
+    answers: Vec<(&'static str, Revocation)>,
+) -> TestDecider<'static> {
     with_queue(policy, answers, None)
 }
 
@@ -66,21 +184,31 @@ pub(crate) fn with_queue(
     policy: Policy,
     answers: Vec<(&'static str, Revocation)>,
     queue: Option<Queue>,
-) -> TestDecider {
+) -> TestDecider<'static> {
+    with_ledger(policy, answers, queue, None)
+}
+
+/// A decider on `ledger`: deciders sharing one stand for instances sharing the table.
+pub(crate) fn with_ledger<'l>(
+    policy: Policy,
+    answers: Vec<(&'static str, Revocation)>,
+    queue: Option<Queue>,
+    ledger: Option<&'l MemoryLedger>,
+) -> TestDecider<'l> {
     let revoker = Recording {
         answers,
         ..Recording::default()
     };
-    Decider::new(policy, revoker, queue)
+    Decider::new(policy, revoker, queue, ledger)
 }
 
 /// The users the revoker was asked to sign out, in order.
-pub(crate) fn calls(d: &TestDecider) -> Vec<String> {
+pub(crate) fn calls(d: &TestDecider<'_>) -> Vec<String> {
     d.revoker().calls.lock().unwrap().clone()
 }
 
 /// The users handed to the queue, in order.
-pub(crate) fn jobs(d: &TestDecider) -> Vec<String> {
+pub(crate) fn jobs(d: &TestDecider<'_>) -> Vec<String> {
     d.queue()
         .map_or_else(Vec::new, |q| q.jobs.lock().unwrap().clone())
 }

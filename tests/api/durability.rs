@@ -66,7 +66,7 @@ impl Queues {
     }
 
     /// Every message body in `queue_url`, read without consuming (visibility 0, no delete).
-    async fn peek(&self, queue_url: &str) -> Vec<String> {
+    pub async fn peek(&self, queue_url: &str) -> Vec<String> {
         let out = self
             .sqs
             .receive_message()
@@ -98,7 +98,7 @@ impl Queues {
             .unwrap()
     }
 
-    async fn send_raw(&self, body: &str) {
+    pub async fn send_raw(&self, body: &str) {
         self.sqs
             .send_message()
             .queue_url(&self.url)
@@ -215,12 +215,13 @@ async fn retry_decider_reading(app: &TestApp<Graph>, secret_name: &str) -> Retry
         http: revoker::aws::http_client().expect("the HTTP client builds"),
         secrets_manager: secrets_client(),
         sqs: None,
+        dynamodb: Some(dynamodb_client()),
     };
     Instance::build(config, clients).await.retry()
 }
 
 /// A Jamf smart-group change adding one device per user to the lost group (id 42).
-fn jamf_group_lost(id: u64, users: &[&str]) -> String {
+pub fn jamf_group_lost(id: u64, users: &[&str]) -> String {
     let devices: Vec<Value> = users
         .iter()
         .enumerate()

@@ -107,6 +107,68 @@ pub fn sqs_client() -> aws_sdk_sqs::Client {
     sqs_client_at(&moto_url())
 }
 
+/// A DynamoDB client for `endpoint` (moto_server, or a proxy in front of it).
+pub fn dynamodb_client_at(endpoint: &str) -> aws_sdk_dynamodb::Client {
+    let config = aws_sdk_dynamodb::config::Builder::from(&test_sdk_config())
+        .endpoint_url(endpoint)
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
+}
+
+pub fn dynamodb_client() -> aws_sdk_dynamodb::Client {
+    dynamodb_client_at(&moto_url())
+}
+
+/// A new ledger table in moto, shaped as template.yaml creates it (key `pk` + `sk`, TTL on
+/// `expires_at`); returns its name.
+pub async fn create_ledger_table() -> String {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        TimeToLiveSpecification,
+    };
+    let name = unique_name("revoker-ledger");
+    let attribute = |n: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(n)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .unwrap()
+    };
+    let key = |n: &str, t| {
+        KeySchemaElement::builder()
+            .attribute_name(n)
+            .key_type(t)
+            .build()
+            .unwrap()
+    };
+    let client = dynamodb_client();
+    client
+        .create_table()
+        .table_name(&name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attribute("pk"))
+        .attribute_definitions(attribute("sk"))
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .send()
+        .await
+        .expect("moto_server accepts CreateTable");
+    client
+        .update_time_to_live()
+        .table_name(&name)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name("expires_at")
+                .enabled(true)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("moto_server accepts UpdateTimeToLive");
+    name
+}
+
 /// A secret name no other test uses (moto is shared by the whole run).
 pub fn unique_name(prefix: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -198,6 +260,8 @@ pub struct Setup {
     pub secret_exists: bool,
     /// Where the SQS client sends (default: moto_server); the queue is `RETRY_QUEUE_URL`.
     pub sqs_endpoint: Option<String>,
+    /// Where the DynamoDB client sends (default: moto_server); the table is `LEDGER_TABLE`.
+    pub dynamodb_endpoint: Option<String>,
 }
 
 impl Default for Setup {
@@ -209,6 +273,7 @@ impl Default for Setup {
             endpoint: None,
             secret_exists: true,
             sqs_endpoint: None,
+            dynamodb_endpoint: None,
         }
     }
 }
@@ -275,6 +340,9 @@ async fn prepare(setup: Setup) -> Parts {
         },
         sqs: Some(sqs_client_at(
             setup.sqs_endpoint.as_deref().unwrap_or(&moto_url()),
+        )),
+        dynamodb: Some(dynamodb_client_at(
+            setup.dynamodb_endpoint.as_deref().unwrap_or(&moto_url()),
         )),
     };
     Parts {

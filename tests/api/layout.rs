@@ -146,11 +146,15 @@ fn revocation_imports_no_http_aws_or_lambda_crate() {
 }
 
 #[test]
-fn concrete_graph_and_sqs_types_are_named_only_in_startup_bin_and_their_own_module() {
+fn concrete_graph_sqs_and_dynamodb_types_are_named_only_in_startup_bin_and_their_own_module() {
     for file in rust_files(&src()) {
         let top = top_module(&file);
         let text = code(&file);
-        for (name, home) in [("GraphClient", "microsoft"), ("SqsQueue", "retry")] {
+        for (name, home) in [
+            ("GraphClient", "microsoft"),
+            ("SqsQueue", "retry"),
+            ("DynamoLedger", "aws"),
+        ] {
             let allowed =
                 matches!(top.as_deref(), None | Some("startup")) || top.as_deref() == Some(home);
             assert!(

@@ -40,7 +40,7 @@ impl Write for ThreadSink {
 }
 
 /// Starts capturing every log line this thread emits, at every level, from every crate.
-fn capture_this_thread() -> Arc<Mutex<Vec<u8>>> {
+pub fn capture_this_thread() -> Arc<Mutex<Vec<u8>>> {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
         let subscriber = tracing_subscriber::fmt()

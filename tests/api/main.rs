@@ -1,5 +1,5 @@
 //! Integration tests: the real handler, real `lambda_http` requests, Secrets Manager served by
-//! moto_server on 127.0.0.1 (and SQS for the retry queue). Run with `make test`.
+//! moto_server on 127.0.0.1 (and SQS for the retry queue, DynamoDB for the ledger). Run with `make test`.
 
 mod durability;
 mod events;
@@ -7,6 +7,7 @@ mod helpers;
 #[path = "../support/invariants.rs"]
 mod invariants;
 mod layout;
+mod ledger;
 mod logs;
 mod properties;
 mod revocation;

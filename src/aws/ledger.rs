@@ -1,0 +1,391 @@
+//! The ledger in DynamoDB (README, "The ledger"): one item per decision, claimed and settled
+//! with conditional writes. Every write of one event goes in one `TransactWriteItems` (up to
+//! 100 items per call): one round trip to claim all its users and one to settle them. A
+//! transaction is all or nothing, so when some users are already decided it is cancelled,
+//! its cancellation reasons say which (with the item that stopped each), and the rest are
+//! claimed in a second round trip.
+//!
+//! Item shape (a key of two strings leaves room for other kinds of record, such as the
+//! Intune poller's checkpoint):
+//!
+//! | attribute | type | value |
+//! | --- | --- | --- |
+//! | `pk` | S | `decision#{source}#{event id}` (a source name never holds `#`) |
+//! | `sk` | S | `user#{user, lowercase}` |
+//! | `kind` | S | `decision` |
+//! | `state` | S | `in_progress` or `settled` |
+//! | `outcome` | S | settled only: `revoked`, `queued`, `protected`, `user_not_found` |
+//! | `lease` | S | the claiming invocation's random id |
+//! | `settled_at` | N | settled only: Unix seconds |
+//! | `expires_at` | N | Unix seconds (the table's TTL): the lease's end while in progress, the settle time plus `LEDGER_TTL_DAYS` once settled |
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, CancellationReason, Delete, Put, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem,
+};
+
+use super::describe_sdk_error;
+use crate::revocation::{
+    Claim, Claimant, DecisionKey, Lease, Ledger, LedgerError, Settled, Settlement,
+};
+
+/// The most items one `TransactWriteItems` may hold.
+const MAX_TRANSACTION_ITEMS: usize = 100;
+
+const IN_PROGRESS: &str = "in_progress";
+const SETTLED: &str = "settled";
+
+/// A new claim may replace what is there only when nothing is, or it has expired (DynamoDB's
+/// TTL deletes expired items within days, not at once).
+const SENDER_CONDITION: &str = "attribute_not_exists(pk) OR expires_at < :now";
+/// A retry job continues the webhook's claim: it may also take over a claim in progress
+/// (the webhook that queued it, still settling its other users, or a copy of the job,
+/// which revokes twice at worst) and the `queued` record the webhook left.
+const RETRY_CONDITION: &str = "attribute_not_exists(pk) OR expires_at < :now \
+     OR #state = :in_progress OR outcome = :queued";
+/// Only the lease that holds a claim releases it.
+const RELEASE_CONDITION: &str = "#state = :in_progress AND lease = :lease";
+
+/// The ledger table, through the shared AWS SDK configuration.
+#[derive(Debug, Clone)]
+pub struct DynamoLedger {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+    ttl: Duration,
+}
+
+/// How one transaction ended.
+enum Transaction {
+    Done,
+    /// Cancelled: one reason per item, in order.
+    Cancelled(Vec<CancellationReason>),
+}
+
+impl DynamoLedger {
+    /// `table`: name or ARN; `ttl`: how long a settled decision is kept.
+    pub fn new(client: aws_sdk_dynamodb::Client, table: String, ttl: Duration) -> Self {
+        Self { client, table, ttl }
+    }
+
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Transaction, LedgerError> {
+        let sent = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(Transaction::Done),
+            Err(SdkError::ServiceError(e)) => match e.into_err() {
+                TransactWriteItemsError::TransactionCanceledException(c) => Ok(
+                    Transaction::Cancelled(c.cancellation_reasons.unwrap_or_default()),
+                ),
+                other => Err(LedgerError::new(format!(
+                    "DynamoDB refused the write: {}",
+                    aws_sdk_dynamodb::error::ProvideErrorMetadata::code(&other)
+                        .unwrap_or("(no code)")
+                ))),
+            },
+            Err(e) => Err(LedgerError::new(format!(
+                "DynamoDB {}",
+                describe_sdk_error(&e)
+            ))),
+        }
+    }
+
+    fn claim_item(
+        &self,
+        key: &DecisionKey,
+        claimant: Claimant,
+        lease: &Lease,
+        now: u64,
+    ) -> Result<TransactWriteItem, LedgerError> {
+        let mut item = item_key(key);
+        item.insert("kind".into(), s("decision"));
+        item.insert("state".into(), s(IN_PROGRESS));
+        item.insert("lease".into(), s(&lease.id.to_string()));
+        item.insert("expires_at".into(), n(unix_secs_ceil(lease.until)));
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .expression_attribute_values(":now", n(now));
+        let put = match claimant {
+            Claimant::Sender => put.condition_expression(SENDER_CONDITION),
+            Claimant::RetryJob => put
+                .condition_expression(RETRY_CONDITION)
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_values(":in_progress", s(IN_PROGRESS))
+                .expression_attribute_values(":queued", s(Settled::Queued.as_str())),
+        };
+        Ok(TransactWriteItem::builder()
+            .put(built(put.build())?)
+            .build())
+    }
+
+    fn settle_item(
+        &self,
+        key: &DecisionKey,
+        settlement: Settlement,
+        lease: &Lease,
+        now: u64,
+    ) -> Result<TransactWriteItem, LedgerError> {
+        let write = TransactWriteItem::builder();
+        let write = match settlement {
+            // Unconditional: if this lease ran out and another took the key, both settled the
+            // same way (or the other will write again), and a settled record is never undone.
+            Settlement::Settle(settled) => {
+                let mut item = item_key(key);
+                item.insert("kind".into(), s("decision"));
+                item.insert("state".into(), s(SETTLED));
+                item.insert("outcome".into(), s(settled.as_str()));
+                item.insert("lease".into(), s(&lease.id.to_string()));
+                item.insert("settled_at".into(), n(now));
+                item.insert("expires_at".into(), n(now + self.ttl.as_secs()));
+                let put = Put::builder().table_name(&self.table).set_item(Some(item));
+                write.put(built(put.build())?)
+            }
+            Settlement::Release => {
+                let delete = Delete::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(item_key(key)))
+                    .condition_expression(RELEASE_CONDITION)
+                    .expression_attribute_names("#state", "state")
+                    .expression_attribute_values(":in_progress", s(IN_PROGRESS))
+                    .expression_attribute_values(":lease", s(&lease.id.to_string()));
+                write.delete(built(delete.build())?)
+            }
+        };
+        Ok(write.build())
+    }
+}
+
+impl Ledger for DynamoLedger {
+    async fn claim(
+        &self,
+        keys: &[DecisionKey],
+        claimant: Claimant,
+        lease: &Lease,
+    ) -> Result<Vec<Claim>, LedgerError> {
+        let now = unix_secs(SystemTime::now());
+        let mut claims: Vec<Option<Claim>> = vec![None; keys.len()];
+        let indices: Vec<usize> = (0..keys.len()).collect();
+        for chunk in indices.chunks(MAX_TRANSACTION_ITEMS) {
+            let mut pending = chunk.to_vec();
+            // Each round wins every pending key or settles at least one of them: it ends.
+            while !pending.is_empty() {
+                let items = pending
+                    .iter()
+                    .map(|&i| self.claim_item(&keys[i], claimant, lease, now))
+                    .collect::<Result<_, _>>()?;
+                let reasons = match self.transact(items).await? {
+                    Transaction::Done => {
+                        for &i in &pending {
+                            claims[i] = Some(Claim::Won);
+                        }
+                        break;
+                    }
+                    Transaction::Cancelled(reasons) => reasons,
+                };
+                let still = answered(&pending, &reasons, |i, reason| {
+                    claims[i] = Some(match reason.code() {
+                        Some("ConditionalCheckFailed") => found(reason.item())?,
+                        // Another transaction is writing this item right now.
+                        Some("TransactionConflict") => Claim::Held,
+                        code => return Err(refused("claim", code)),
+                    });
+                    Ok(())
+                })?;
+                pending = still;
+            }
+        }
+        claims
+            .into_iter()
+            .map(|c| c.ok_or_else(|| LedgerError::new("a key was left unanswered")))
+            .collect()
+    }
+
+    async fn settle(
+        &self,
+        entries: &[(DecisionKey, Settlement)],
+        lease: &Lease,
+    ) -> Result<(), LedgerError> {
+        let now = unix_secs(SystemTime::now());
+        let indices: Vec<usize> = (0..entries.len()).collect();
+        for chunk in indices.chunks(MAX_TRANSACTION_ITEMS) {
+            let mut pending = chunk.to_vec();
+            while !pending.is_empty() {
+                let items = pending
+                    .iter()
+                    .map(|&i| self.settle_item(&entries[i].0, entries[i].1, lease, now))
+                    .collect::<Result<_, _>>()?;
+                let Transaction::Cancelled(reasons) = self.transact(items).await? else {
+                    break;
+                };
+                // A release whose claim is no longer this lease's is left alone.
+                pending = answered(&pending, &reasons, |_, reason| match reason.code() {
+                    Some("ConditionalCheckFailed") => Ok(()),
+                    code => Err(refused("settle", code)),
+                })?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Splits a cancelled transaction's items: those whose reason is `None` (they only fell with
+/// the others) are returned to try again; each other one goes to `answer`.
+fn answered(
+    pending: &[usize],
+    reasons: &[CancellationReason],
+    mut answer: impl FnMut(usize, &CancellationReason) -> Result<(), LedgerError>,
+) -> Result<Vec<usize>, LedgerError> {
+    if reasons.len() != pending.len() {
+        return Err(LedgerError::new(
+            "DynamoDB cancelled the transaction without a reason per item",
+        ));
+    }
+    let mut again = Vec::new();
+    for (&i, reason) in pending.iter().zip(reasons) {
+        match reason.code() {
+            None | Some("None") => again.push(i),
+            Some(_) => answer(i, reason)?,
+        }
+    }
+    if again.len() == pending.len() {
+        return Err(LedgerError::new(
+            "DynamoDB cancelled the transaction without naming an item",
+        ));
+    }
+    Ok(again)
+}
+
+/// What an existing record means to a claim that its condition refused.
+fn found(item: Option<&HashMap<String, AttributeValue>>) -> Result<Claim, LedgerError> {
+    let text = |name: &str| {
+        item.and_then(|i| i.get(name))
+            .and_then(|v| v.as_s().ok())
+            .map(String::as_str)
+    };
+    match (text("state"), text("outcome")) {
+        (Some(IN_PROGRESS), _) => Ok(Claim::Held),
+        (Some(SETTLED), Some(outcome)) => Settled::parse(outcome)
+            .map(Claim::Settled)
+            .ok_or_else(|| LedgerError::new("a record holds an unknown outcome")),
+        _ => Err(LedgerError::new(
+            "a record is not a decision this function wrote",
+        )),
+    }
+}
+
+fn refused(operation: &str, code: Option<&str>) -> LedgerError {
+    LedgerError::new(format!(
+        "DynamoDB cancelled the {operation}: {}",
+        code.unwrap_or("(no code)")
+    ))
+}
+
+/// The item's key (README, "The ledger").
+fn item_key(key: &DecisionKey) -> HashMap<String, AttributeValue> {
+    let (source, event_id, user) = key;
+    HashMap::from([
+        ("pk".to_owned(), s(&format!("decision#{source}#{event_id}"))),
+        (
+            "sk".to_owned(),
+            s(&format!("user#{}", user.as_str().to_ascii_lowercase())),
+        ),
+    ])
+}
+
+/// A builder's error names a missing required field, which the code above always sets.
+fn built<T>(r: Result<T, aws_sdk_dynamodb::error::BuildError>) -> Result<T, LedgerError> {
+    r.map_err(|e| LedgerError::new(format!("could not build the write: {e}")))
+}
+
+fn s(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
+}
+
+fn n(value: u64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn unix_secs(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// Rounded up, so a lease never ends before its holder's deadline.
+fn unix_secs_ceil(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() + u64::from(d.subsec_nanos() > 0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{EventId, Source, UserRef};
+
+    fn key(event: &str, user: &str) -> DecisionKey {
+        (
+            Source::parse("jamf").unwrap(),
+            EventId::parse(event).unwrap(),
+            UserRef::parse(user).unwrap(),
+        )
+    }
+
+    #[test]
+    fn a_users_key_ignores_case_and_keeps_the_event_whole() {
+        let a = item_key(&key("4-1795#000", "Erin@Contoso.com"));
+        let b = item_key(&key("4-1795#000", "erin@contoso.com"));
+        assert_eq!(a, b);
+        assert_eq!(a["pk"], s("decision#jamf#4-1795#000"));
+        assert_eq!(a["sk"], s("user#erin@contoso.com"));
+    }
+
+    #[test]
+    fn a_refused_claim_reads_the_record_that_refused_it() {
+        let record = |state: &str, outcome: Option<&str>| {
+            let mut item = HashMap::from([("state".to_owned(), s(state))]);
+            if let Some(o) = outcome {
+                item.insert("outcome".to_owned(), s(o));
+            }
+            item
+        };
+        assert_eq!(found(Some(&record(IN_PROGRESS, None))), Ok(Claim::Held));
+        assert_eq!(
+            found(Some(&record(SETTLED, Some("queued")))),
+            Ok(Claim::Settled(Settled::Queued))
+        );
+        assert!(found(Some(&record(SETTLED, Some("dry_run")))).is_err());
+        assert!(found(None).is_err());
+    }
+
+    #[test]
+    fn a_cancelled_transaction_must_name_an_item_or_it_is_an_error() {
+        let none = CancellationReason::builder().code("None").build();
+        let failed = CancellationReason::builder()
+            .code("ConditionalCheckFailed")
+            .build();
+        let mut seen = Vec::new();
+        let again = answered(&[3, 5], &[none.clone(), failed], |i, _| {
+            seen.push(i);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!((again, seen), (vec![3], vec![5]));
+        assert!(answered(&[1, 2], &[none.clone(), none.clone()], |_, _| Ok(())).is_err());
+        assert!(answered(&[1, 2], &[none], |_, _| Ok(())).is_err());
+    }
+
+    #[test]
+    fn a_lease_ends_on_the_second_after_its_deadline() {
+        let t = UNIX_EPOCH + Duration::from_millis(10_001);
+        assert_eq!(unix_secs_ceil(t), 11);
+        assert_eq!(unix_secs_ceil(UNIX_EPOCH + Duration::from_secs(10)), 10);
+    }
+}
