@@ -1,17 +1,19 @@
 #!/usr/bin/env python3
 """`make demo`: the whole flow on this machine, with nothing real contacted.
 
-Starts moto_server (a local Secrets Manager and SQS) seeded with examples/demo-secret.json and
-the retry queue, the Entra + Graph stand-in, and `cargo lambda watch` (a local Lambda runtime)
+Starts moto_server (a local Secrets Manager, SQS and DynamoDB) seeded with
+examples/demo-secret.json, the retry queue and the ledger table, the Entra + Graph stand-in, and `cargo lambda watch` (a local Lambda runtime)
 serving the `webhook` and `retry` binaries; re-signs a copy of every file in events/ and
-invokes each with `cargo lambda invoke` (HTTP events to `webhook`, the SQS event to `retry`);
-prints a table of event, HTTP status, outcome and the users the stand-in recorded as revoked.
+invokes each with `cargo lambda invoke` (HTTP events to `webhook`, the SQS event to `retry`),
+then one of them again (a redelivery, which the ledger answers `duplicate`); prints a table of
+event, HTTP status, outcome and the users the stand-in recorded as revoked, and the ledger's
+records.
 Everything it started is stopped on exit, on failure, on Ctrl-C and on SIGTERM.
 
 Usage: .venv/bin/python scripts/demo.py [--check | --serve]
   --check   also compare the table with the expected one, and the function's log with the
             demo secret's values, and exit 1 on any difference or leak (`make test` runs this).
-  --serve   only start moto_server on 127.0.0.1:5000 (demo secret and retry queue) and the
+  --serve   only start moto_server on 127.0.0.1:5000 (demo secret, retry queue, ledger) and the
             stand-in on 127.0.0.1:4010, as events/env.json expects, until Ctrl-C: for
             `sam local invoke` or your own `cargo lambda watch`.
 Logs of every process: .venv/logs/demo/.
@@ -42,6 +44,9 @@ EVENTS = ROOT / "events"
 DEMO_SECRET = ROOT / "examples" / "demo-secret.json"
 SECRET_ID = "lost-device-revoker/demo"
 QUEUE_NAME = "lost-device-revoker-retry"
+LEDGER_TABLE = "lost-device-revoker-ledger"
+# Sent a second time after every event has run: a sender's redelivery.
+REDELIVERED = "standard-device-lost.json"
 WORK = ROOT / ".venv" / "demo"
 LOGS = ROOT / ".venv" / "logs" / "demo"
 CARGO_LAMBDA = VENV_BIN / "cargo-lambda"
@@ -59,6 +64,7 @@ EXPECTED = {
     "relay-device-stolen.json": ("200", "revoked", ["6f1c2a1e-8f5b-4c1d-9e2a-0123456789ab"]),
     "standard-device-lost.json": ("200", "revoked", ["alice@contoso.com"]),
     "sqs-retry-job.json": ("-", "all done", ["jdoe@contoso.com"]),
+    f"{REDELIVERED} (again)": ("200", "duplicate", []),
 }
 
 
@@ -76,21 +82,56 @@ def build() -> None:
         subprocess.run(["cargo", "build", "--quiet", *args], cwd=ROOT, check=True)
 
 
-def seed_moto(moto_url: str) -> str:
-    """Stores the demo secret and creates the retry queue; returns the queue's URL."""
+def aws(moto_url: str, service: str):
+    """A boto3 client for `service` at moto_server."""
     import boto3  # from .venv, installed with moto
 
-    def client(service: str):
-        return boto3.client(
-            service,
-            endpoint_url=moto_url,
-            region_name=MOTO_ENV["AWS_REGION"],
-            aws_access_key_id=MOTO_ENV["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=MOTO_ENV["AWS_SECRET_ACCESS_KEY"],
-        )
+    return boto3.client(
+        service,
+        endpoint_url=moto_url,
+        region_name=MOTO_ENV["AWS_REGION"],
+        aws_access_key_id=MOTO_ENV["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=MOTO_ENV["AWS_SECRET_ACCESS_KEY"],
+    )
 
-    client("secretsmanager").create_secret(Name=SECRET_ID, SecretString=DEMO_SECRET.read_text())
-    return client("sqs").create_queue(QueueName=QUEUE_NAME)["QueueUrl"]
+
+def seed_moto(moto_url: str) -> str:
+    """Stores the demo secret, creates the retry queue and the ledger table (shaped as
+    template.yaml makes it); returns the queue's URL."""
+    aws(moto_url, "secretsmanager").create_secret(
+        Name=SECRET_ID, SecretString=DEMO_SECRET.read_text()
+    )
+    dynamodb = aws(moto_url, "dynamodb")
+    dynamodb.create_table(
+        TableName=LEDGER_TABLE,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+    )
+    dynamodb.update_time_to_live(
+        TableName=LEDGER_TABLE,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
+    )
+    return aws(moto_url, "sqs").create_queue(QueueName=QUEUE_NAME)["QueueUrl"]
+
+
+def ledger_records(moto_url: str) -> list[tuple[str, str, str]]:
+    """Every decision in the ledger table: (event, user, outcome or state)."""
+    items = aws(moto_url, "dynamodb").scan(TableName=LEDGER_TABLE)["Items"]
+    records = []
+    for item in items:
+        text = {k: next(iter(v.values())) for k, v in item.items()}
+        if text.get("kind") == "decision":
+            event = text["pk"].removeprefix("decision#")
+            user = text["sk"].removeprefix("user#")
+            records.append((event, user, text.get("outcome", text.get("state", "?"))))
+    return sorted(records)
 
 
 def start_standin(services: Services, port: int = 0) -> str:
@@ -212,13 +253,32 @@ def revoked_users(standin_url: str) -> list[str]:
 
 def run_events(standin_url: str, port: int, events: list[Path]) -> list[tuple]:
     rows = []
-    for event in events:
+    again = [e for e in events if e.name == REDELIVERED]
+    for event, name in [(e, e.name) for e in events] + [(e, f"{e.name} (again)") for e in again]:
         before = len(revoked_users(standin_url))
         function = function_for(event)
         status, outcome = summary(function, invoke(port, function, event))
         users = sorted(revoked_users(standin_url)[before:])
-        rows.append((event.name, status, outcome, users))
+        rows.append((name, status, outcome, users))
     return rows
+
+
+def print_ledger(records: list[tuple[str, str, str]]) -> None:
+    print(f"ledger ({LEDGER_TABLE}): {len(records)} decisions")
+    for event, user, outcome in records:
+        print(f"  {event}  {user}  {outcome}")
+    print()
+
+
+def unrecorded(rows: list[tuple], records: list[tuple[str, str, str]]) -> list[str]:
+    """Revoked users the ledger does not hold as revoked."""
+    recorded = {user for _, user, outcome in records if outcome == "revoked"}
+    return [
+        f"{user} was revoked but the ledger has no revoked record for them"
+        for _, _, _, users in rows
+        for user in users
+        if user.lower() not in recorded
+    ]
 
 
 def print_table(rows: list[tuple]) -> None:
@@ -270,7 +330,7 @@ def serve() -> int:
             standin_url = start_standin(services, port=4010)
         except (ServiceError, OSError) as e:
             fail(f"demo: {e}\nlogs: {LOGS}")
-        print(f"moto_server {moto_url}: secret {SECRET_ID}, queue {queue_url}")
+        print(f"moto_server {moto_url}: secret {SECRET_ID}, queue {queue_url}, table {LEDGER_TABLE}")
         print(f"Entra + Graph stand-in {standin_url}; Ctrl-C stops both", flush=True)
         try:
             while all(child.poll() is None for _, child in services.children):
@@ -299,6 +359,7 @@ def main() -> int:
                 **moto_env(moto_url),
                 "CREDENTIALS_SECRET_ID": SECRET_ID,
                 "RETRY_QUEUE_URL": queue_url,
+                "LEDGER_TABLE": LEDGER_TABLE,
                 "USER_DOMAIN": "contoso.com",
                 "JAMF_LOST_GROUPS": "42",
                 "ENTRA_AUTHORITY_URL": standin_url,
@@ -308,14 +369,16 @@ def main() -> int:
             print(f"demo: cargo lambda watch on 127.0.0.1:{port}; invoking {len(events)} events", flush=True)
             wait_until_invocable(port, services, EVENTS / "health.json")
             rows = run_events(standin_url, port, events)
+            records = ledger_records(moto_url)
         except (ServiceError, subprocess.SubprocessError) as e:
             fail(f"demo: {e}\nlogs: {LOGS}")
         except KeyboardInterrupt:
             fail("demo: interrupted; everything it started is stopped")
     print_table(rows)
+    print_ledger(records)
     print(f"logs (the function's audit lines are in cargo-lambda-watch.log): {LOGS}")
     if check:
-        problems = differences(rows)
+        problems = differences(rows) + unrecorded(rows, records)
         problems += [
             f"the function's log contains {leak}"
             for leak in leaked_secrets(services.log_path("cargo-lambda-watch"))
@@ -325,7 +388,7 @@ def main() -> int:
             return 1
         print(
             f"demo: all {len(rows)} events gave the expected status, outcome and revocations;"
-            " the function's log holds no secret value"
+            " the ledger holds every revocation; the function's log holds no secret value"
         )
     return 0
 
