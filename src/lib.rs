@@ -7,19 +7,21 @@
 //! In the order a webhook flows through it (README, "How a request is handled"):
 //!
 //! - [`startup`]: everything an instance builds once (configuration, the outbound clients,
-//!   the secret store, the Graph client), shared by the binaries and the integration tests.
+//!   the secret store, the Graph client, the ledger), shared by the binaries and the
+//!   integration tests.
 //! - [`http`]: the webhook edge. Routing, body limit, the source's secret, then `auth` and
 //!   `payload`, then the decision; every outcome and refusal becomes a JSON response with its
 //!   status from the one map in `http::status`.
 //! - `auth`: the four authentication schemes, over the raw body bytes.
 //! - `payload`: canonical and Jamf payloads become a [`domain::LostDeviceEvent`].
-//! - [`revocation`]: the core. Policy, duplicates, the audit trail, and the two traits it
-//!   needs from outside: `Revoker` (the act) and `RetryQueue` (durable retry).
+//! - [`revocation`]: the core. Policy, duplicates, the audit trail, and the three traits it
+//!   needs from outside: `Revoker` (the act), `RetryQueue` (durable retry) and `Ledger`
+//!   (decisions shared across instances).
 //! - [`retry`]: the SQS retry queue (the production `RetryQueue`) and the retry function's
 //!   batch worker, which runs each job through the same decisions.
 //! - [`microsoft`]: the production `Revoker`: cloud hosts, credentials, tokens, Graph.
-//! - [`aws`]: the one HTTP client, the AWS SDK configuration, and the Secrets Manager store
-//!   (the production credential source).
+//! - [`aws`]: the one HTTP client, the AWS SDK configuration, the Secrets Manager store
+//!   (the production credential source) and the DynamoDB ledger (the production `Ledger`).
 //! - [`config`]: the environment and the secret's JSON, parsed once (no I/O).
 //! - [`domain`]: the types everything above speaks (`Source`, `EventId`, `UserRef`, …).
 //! - [`logging`]: the subscriber both functions install first.

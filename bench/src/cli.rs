@@ -8,8 +8,9 @@ use crate::subject::SubjectId;
 pub const USAGE: &str = "\
 usage: lambda-bench [options]   (run through scripts/with_moto.py; `make bench` does)
 
-Measures the webhook Lambda against a hello-world lambda_http floor and a Python reference
-under a local Lambda Runtime API, then writes bench/results/latest.{md,json}.
+Measures the webhook Lambda (without and with the DynamoDB ledger) against a hello-world
+lambda_http floor and a Python reference under a local Lambda Runtime API, then writes
+bench/results/latest.{md,json}.
 
   --webhook PATH          release webhook binary        [target/release/webhook]
   --floor PATH            release floor binary          [target/release/floor]
@@ -18,7 +19,7 @@ under a local Lambda Runtime API, then writes bench/results/latest.{md,json}.
   --secret FILE           the app secret to store       [examples/demo-secret.json]
   --repetitions N         spawn pairs per subject (≥ 1) [20]
   --events N              events in a warm spawn (≥ 2)  [1000]
-  --only LIST             subjects, comma-separated     [webhook,floor,python]
+  --only LIST             subjects, comma-separated     [webhook,webhook-ledger,floor,python]
   --burst-events N        burst size, 0 to skip         [1000]
   --burst-environments N  concurrent environments       [10]
   --burst-throttle PCT    Graph calls answered 429      [20]
@@ -139,8 +140,9 @@ fn at_least(flag: &str, text: &str, min: usize) -> Result<usize, String> {
 fn subjects(list: &str) -> Result<Vec<SubjectId>, String> {
     let mut chosen = Vec::new();
     for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let id = SubjectId::parse(name)
-            .ok_or_else(|| format!("--only: unknown subject {name:?} (webhook, floor, python)"))?;
+        let id = SubjectId::parse(name).ok_or_else(|| {
+            format!("--only: unknown subject {name:?} (webhook, webhook-ledger, floor, python)")
+        })?;
         if !chosen.contains(&id) {
             chosen.push(id);
         }

@@ -56,6 +56,7 @@ pub fn environment(
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .chain(function_config.iter().cloned())
+        .chain(subject.extra_env.iter().cloned())
         .collect()
 }
 

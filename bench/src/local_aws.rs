@@ -1,5 +1,5 @@
-//! moto_server on 127.0.0.1 (started by scripts/with_moto.py): the local Secrets Manager and
-//! SQS the functions talk to. The harness seeds them over their JSON protocols; it refuses any
+//! moto_server on 127.0.0.1 (started by scripts/with_moto.py): the local Secrets Manager, SQS
+//! and DynamoDB the functions talk to. The harness seeds them over their JSON protocols; it refuses any
 //! endpoint that is not loopback, so a misconfigured shell can never reach real AWS.
 
 use std::time::Duration;
@@ -33,24 +33,28 @@ pub enum LocalAwsError {
     },
 }
 
-/// Secrets Manager and SQS endpoints on moto_server.
+/// Secrets Manager, SQS and DynamoDB endpoints on moto_server.
 #[derive(Debug, Clone)]
 pub struct LocalAws {
     http: reqwest::Client,
     secrets_manager: String,
     sqs: String,
+    dynamodb: String,
 }
 
 /// Secrets Manager speaks JSON 1.1, SQS JSON 1.0; moto reads the region from the credential
 /// scope and does not check the signature.
 const SECRETS_MANAGER: (&str, &str) = ("application/x-amz-json-1.1", "secretsmanager");
 const SQS: (&str, &str) = ("application/x-amz-json-1.0", "sqs");
+const DYNAMODB: (&str, &str) = ("application/x-amz-json-1.0", "dynamodb");
 
 impl LocalAws {
-    /// From `AWS_ENDPOINT_URL_SECRETS_MANAGER` and `AWS_ENDPOINT_URL_SQS`.
+    /// From `AWS_ENDPOINT_URL_SECRETS_MANAGER`, `AWS_ENDPOINT_URL_SQS` and
+    /// `AWS_ENDPOINT_URL_DYNAMODB`.
     pub fn from_env() -> Result<LocalAws, LocalAwsError> {
         let secrets_manager = loopback_var("AWS_ENDPOINT_URL_SECRETS_MANAGER")?;
         let sqs = loopback_var("AWS_ENDPOINT_URL_SQS")?;
+        let dynamodb = loopback_var("AWS_ENDPOINT_URL_DYNAMODB")?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
@@ -62,6 +66,7 @@ impl LocalAws {
             http,
             secrets_manager,
             sqs,
+            dynamodb,
         })
     }
 
@@ -71,6 +76,32 @@ impl LocalAws {
 
     pub fn sqs_url(&self) -> &str {
         &self.sqs
+    }
+
+    pub fn dynamodb_url(&self) -> &str {
+        &self.dynamodb
+    }
+
+    /// Creates a ledger table shaped as template.yaml makes it (on demand, key `pk` + `sk`).
+    pub async fn create_ledger_table(&self, name: &str) -> Result<(), LocalAwsError> {
+        let attribute = |n: &str| json!({ "AttributeName": n, "AttributeType": "S" });
+        let body = json!({
+            "TableName": name,
+            "BillingMode": "PAY_PER_REQUEST",
+            "AttributeDefinitions": [attribute("pk"), attribute("sk")],
+            "KeySchema": [
+                { "AttributeName": "pk", "KeyType": "HASH" },
+                { "AttributeName": "sk", "KeyType": "RANGE" },
+            ],
+        });
+        self.call(
+            &self.dynamodb,
+            DYNAMODB,
+            "DynamoDB_20120810.CreateTable",
+            body,
+        )
+        .await
+        .map(drop)
     }
 
     /// Stores a new secret named `name`.

@@ -84,9 +84,22 @@ async fn main() -> ExitCode {
 }
 
 async fn run(options: Options) -> Result<Results, BenchError> {
-    let subjects = subjects(&options)?;
+    let mut subjects = subjects(&options)?;
     let mut machine = Machine::describe(&options.python);
     let aws = LocalAws::from_env()?;
+    let ledger_table = format!("lost-device-bench-ledger-{}", std::process::id());
+    aws.create_ledger_table(&ledger_table).await?;
+    for subject in subjects.iter_mut() {
+        if subject.id == SubjectId::WebhookLedger {
+            subject.extra_env = vec![
+                ("LEDGER_TABLE".into(), ledger_table.clone()),
+                (
+                    "AWS_ENDPOINT_URL_DYNAMODB".into(),
+                    aws.dynamodb_url().into(),
+                ),
+            ];
+        }
+    }
     let fixture = AppFixture::load(&options.secret)?;
     let secret_id = format!("lost-device-bench-{}", std::process::id());
     aws.create_secret(&secret_id, &fixture.secret_json).await?;
@@ -170,7 +183,7 @@ fn subjects(options: &Options) -> Result<Vec<Subject>, BenchError> {
         .subjects
         .iter()
         .map(|id| match id {
-            SubjectId::Webhook => Ok(Subject::native(
+            SubjectId::Webhook | SubjectId::WebhookLedger => Ok(Subject::native(
                 *id,
                 existing(
                     &options.webhook,

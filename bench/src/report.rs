@@ -125,8 +125,9 @@ impl Results {
 /// The performance targets (README, "Performance"), from the subjects measured in this run.
 pub fn targets(subjects: &[SubjectSummary], artifact: &ArtifactSize) -> Vec<Target> {
     let get = |id| subjects.iter().find(|s| s.subject == id);
-    let (webhook, floor, python) = (
+    let (webhook, ledger, floor, python) = (
         get(SubjectId::Webhook),
+        get(SubjectId::WebhookLedger),
         get(SubjectId::Floor),
         get(SubjectId::Python),
     );
@@ -161,6 +162,18 @@ pub fn targets(subjects: &[SubjectSummary], artifact: &ArtifactSize) -> Vec<Targ
             "×",
         ),
         at_most("peak RSS: webhook", rss(webhook), 24.0, "MiB"),
+        at_most(
+            "cold CPU: webhook-ledger ÷ webhook",
+            ratio(cold(ledger), cold(webhook)),
+            1.2,
+            "×",
+        ),
+        at_most(
+            "warm CPU per event: webhook-ledger ÷ webhook",
+            ratio(warm(ledger), warm(webhook)),
+            1.5,
+            "×",
+        ),
         at_most(
             "peak RSS: webhook ÷ python",
             ratio(rss(webhook), rss(python)),
@@ -298,11 +311,13 @@ const METRICS: [Metric; 9] = [
 
 fn subject_table(results: &Results) -> String {
     let webhook = results.subject(SubjectId::Webhook);
+    let ledger = results.subject(SubjectId::WebhookLedger);
     let floor = results.subject(SubjectId::Floor);
     let python = results.subject(SubjectId::Python);
     let mut out = String::from(
-        "| metric | webhook | floor | python | webhook ÷ floor | python ÷ webhook |\n\
-         | --- | ---: | ---: | ---: | ---: | ---: |\n",
+        "| metric | webhook | webhook-ledger | floor | python | webhook ÷ floor | \
+         webhook-ledger ÷ webhook | python ÷ webhook |\n\
+         | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
     );
     for (name, metric) in METRICS {
         let value = |s: Option<&SubjectSummary>| s.and_then(metric);
@@ -312,11 +327,13 @@ fn subject_table(results: &Results) -> String {
             _ => "–".into(),
         };
         out.push_str(&format!(
-            "| {name} | {} | {} | {} | {} | {} |\n",
+            "| {name} | {} | {} | {} | {} | {} | {} | {} |\n",
             cell(value(webhook)),
+            cell(value(ledger)),
             cell(value(floor)),
             cell(value(python)),
             ratio(value(webhook), value(floor)),
+            ratio(value(ledger), value(webhook)),
             ratio(value(python), value(webhook)),
         ));
     }
@@ -452,6 +469,12 @@ mod tests {
                 &pairs(SubjectId::Webhook, 5.0, 0.3, 10_000),
                 None,
             ),
+            // Within 1.2× cold, but over 1.5× warm.
+            SubjectSummary::from_pairs(
+                SubjectId::WebhookLedger,
+                &pairs(SubjectId::WebhookLedger, 5.5, 0.5, 10_000),
+                None,
+            ),
             SubjectSummary::from_pairs(
                 SubjectId::Floor,
                 &pairs(SubjectId::Floor, 2.0, 0.2, 4_000),
@@ -475,6 +498,8 @@ mod tests {
                 Some(true),
                 Some(true),
                 Some(true),
+                Some(true),
+                Some(false),
                 Some(true),
                 None
             ]

@@ -1,4 +1,4 @@
-//! The three functions compared in one run, and what a correct answer from each looks like.
+//! The functions compared in one run, and what a correct answer from each looks like.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -11,6 +11,8 @@ use serde::Serialize;
 pub enum SubjectId {
     /// The release `webhook` binary, doing real revocations.
     Webhook,
+    /// The same binary with the ledger configured (`LEDGER_TABLE`, DynamoDB on moto).
+    WebhookLedger,
     /// A hello-world `lambda_http` binary with the same release profile.
     Floor,
     /// The same job in Python under `awslambdaric`.
@@ -18,11 +20,17 @@ pub enum SubjectId {
 }
 
 impl SubjectId {
-    pub const ALL: [SubjectId; 3] = [SubjectId::Webhook, SubjectId::Floor, SubjectId::Python];
+    pub const ALL: [SubjectId; 4] = [
+        SubjectId::Webhook,
+        SubjectId::WebhookLedger,
+        SubjectId::Floor,
+        SubjectId::Python,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             SubjectId::Webhook => "webhook",
+            SubjectId::WebhookLedger => "webhook-ledger",
             SubjectId::Floor => "floor",
             SubjectId::Python => "python",
         }
@@ -35,7 +43,7 @@ impl SubjectId {
     /// What every answer of this subject must be for a measurement to count.
     pub fn expect(self) -> Expect {
         match self {
-            SubjectId::Webhook | SubjectId::Python => Expect::Revoked,
+            SubjectId::Webhook | SubjectId::WebhookLedger | SubjectId::Python => Expect::Revoked,
             SubjectId::Floor => Expect::Ok,
         }
     }
@@ -66,6 +74,8 @@ pub struct Subject {
     pub task_root: PathBuf,
     /// `_HANDLER`.
     pub handler: String,
+    /// Configuration of this subject only, on top of the run's function configuration.
+    pub extra_env: Vec<(String, String)>,
 }
 
 impl Subject {
@@ -80,6 +90,7 @@ impl Subject {
             args: Vec::new(),
             task_root,
             handler: "bootstrap".into(),
+            extra_env: Vec::new(),
         }
     }
 
@@ -92,6 +103,7 @@ impl Subject {
             args: vec!["-m".into(), "awslambdaric".into(), handler.into()],
             task_root,
             handler: handler.into(),
+            extra_env: Vec::new(),
         }
     }
 

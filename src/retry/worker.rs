@@ -132,10 +132,6 @@ async fn act_on<R: Revoker, Q: RetryQueue, L: Ledger>(
             );
             return MessageOutcome::Done;
         }
-        JobDecision::Held => {
-            tracing::info!("another invocation holds this user's claim: the job comes back later");
-            return MessageOutcome::Retry;
-        }
     };
     let outcome = UserOutcome::from(decision);
     let returned = decision.is_owed();

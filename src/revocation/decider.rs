@@ -51,8 +51,6 @@ pub enum JobDecision {
     Acted(Decision),
     /// The ledger says a copy of this job already closed the user's case.
     Settled(Settled),
-    /// Another invocation holds the user's claim: the job comes back later.
-    Held,
 }
 
 impl<R: Revoker, Q: RetryQueue, L: Ledger> Decider<R, Q, L> {
@@ -211,9 +209,10 @@ impl<R: Revoker, Q: RetryQueue, L: Ledger> Decider<R, Q, L> {
         }
     }
 
-    /// One retry job: the ledger's claim (a job may take over the `queued` record the
-    /// webhook left), then policy and the act seam, then the record. A job still owed stays
-    /// `queued`: the queue holds it, so a sender's redelivery is still a duplicate.
+    /// One retry job: the ledger's claim (a job continues the webhook's: it may take over the
+    /// `queued` record the webhook left, and a claim in progress), then policy and the act
+    /// seam, then the record. A job still owed stays `queued`: the queue holds it, so a
+    /// sender's redelivery is still a duplicate. Only a settled record stops a job.
     pub(crate) async fn decide_job(
         &self,
         event: &LostDeviceEvent,
@@ -224,13 +223,13 @@ impl<R: Revoker, Q: RetryQueue, L: Ledger> Decider<R, Q, L> {
         let claimed = self
             .claim(event, slice::from_ref(&key), Claimant::RetryJob, deadline)
             .await;
-        match claimed.as_ref().map(|(claims, _)| claims.as_slice()) {
+        let won = match claimed.as_ref().map(|(claims, _)| claims.as_slice()) {
             Some([Claim::Settled(settled)]) => return JobDecision::Settled(*settled),
-            Some([Claim::Held]) => return JobDecision::Held,
-            _ => {}
-        }
+            Some([Claim::Won]) => claimed.as_ref().map(|(_, lease)| lease),
+            _ => None,
+        };
         let decision = self.act(event, &owner.user, deadline).await;
-        if let Some((_, lease)) = &claimed {
+        if let Some(lease) = won {
             let settlement = if decision.is_owed() {
                 Settlement::Settle(Settled::Queued)
             } else {

@@ -35,7 +35,8 @@ pub enum Claim {
     Won,
     /// Already decided; nothing is done again.
     Settled(Settled),
-    /// Another invocation holds the key and its lease has not ended.
+    /// Another invocation holds the key and its lease has not ended (only for a `Sender`: a
+    /// retry job continues the webhook's claim).
     Held,
 }
 

@@ -91,10 +91,14 @@ impl UserOutcome {
             Self::InProgress => "in_progress",
         }
     }
-    /// Whether the user's case is closed: nothing more would happen on a redelivery. `denied`
-    /// is not: once an admin grants consent, the sender's retry must act.
+    /// Whether the user's case is closed: nothing more would happen on a redelivery (the same
+    /// outcomes the ledger keeps). `denied` is not: once an admin grants consent, the sender's
+    /// retry must act; nor is `dry_run`: a later live run must act.
     pub(crate) fn is_settled(self) -> bool {
-        !matches!(self, Self::Denied | Self::Failed | Self::InProgress)
+        matches!(
+            self,
+            Self::Revoked | Self::Queued | Self::Protected | Self::UserNotFound | Self::Duplicate
+        )
     }
 
     /// A sentence for the audit line (a `denied` line follows one saying which refusal).
