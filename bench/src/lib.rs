@@ -10,6 +10,7 @@ pub mod cli;
 pub mod environment;
 pub mod events;
 pub mod fixture;
+pub mod keep_alive;
 pub mod lambda_env;
 pub mod local_aws;
 pub mod machine;

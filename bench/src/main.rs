@@ -18,6 +18,7 @@ use lost_device_bench::burst::{BurstReport, BurstSettings};
 use lost_device_bench::cli::{Command, Options};
 use lost_device_bench::events::{EventMaker, MakerError};
 use lost_device_bench::fixture::{AppFixture, FixtureError};
+use lost_device_bench::keep_alive::KeepAlive;
 use lost_device_bench::local_aws::{LocalAws, LocalAwsError};
 use lost_device_bench::machine::Machine;
 use lost_device_bench::measure::{Lab, MeasureError, SpawnSample};
@@ -36,6 +37,8 @@ enum BenchError {
     Aws(#[from] LocalAwsError),
     #[error("cannot start the Entra + Graph stand-in: {0}")]
     Standin(std::io::Error),
+    #[error("cannot start the keep-alive front for DynamoDB: {0}")]
+    KeepAlive(std::io::Error),
     #[error(transparent)]
     Measure(Box<MeasureError>),
     #[error(transparent)]
@@ -89,14 +92,15 @@ async fn run(options: Options) -> Result<Results, BenchError> {
     let aws = LocalAws::from_env()?;
     let ledger_table = format!("lost-device-bench-ledger-{}", std::process::id());
     aws.create_ledger_table(&ledger_table).await?;
+    // DynamoDB keeps connections open; moto closes each one (lost_device_bench::keep_alive).
+    let dynamodb = KeepAlive::start(aws.dynamodb_url())
+        .await
+        .map_err(BenchError::KeepAlive)?;
     for subject in subjects.iter_mut() {
         if subject.id == SubjectId::WebhookLedger {
             subject.extra_env = vec![
                 ("LEDGER_TABLE".into(), ledger_table.clone()),
-                (
-                    "AWS_ENDPOINT_URL_DYNAMODB".into(),
-                    aws.dynamodb_url().into(),
-                ),
+                ("AWS_ENDPOINT_URL_DYNAMODB".into(), dynamodb.url()),
             ];
         }
     }

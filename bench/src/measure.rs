@@ -55,6 +55,13 @@ pub enum MeasureError {
         source: AnswerError,
         log: String,
     },
+    #[error("{subject} ({label}) logged {line:?}: it did not run as configured (log: {log})")]
+    Degraded {
+        subject: SubjectId,
+        label: String,
+        line: &'static str,
+        log: String,
+    },
 }
 
 /// One spawn's numbers.
@@ -114,6 +121,17 @@ pub async fn spawn(
     }
     let [environment] = environments;
     let shutdown = environment.shut_down().await?;
+    if let Some(line) = subject.id.must_not_log() {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains(line) {
+            return Err(MeasureError::Degraded {
+                subject: subject.id,
+                label: label.to_owned(),
+                line,
+                log: log.display().to_string(),
+            });
+        }
+    }
     let usage = shutdown.usage;
     Ok(SpawnSample {
         subject: subject.id,

@@ -40,6 +40,15 @@ impl SubjectId {
         Self::ALL.into_iter().find(|s| s.name() == name)
     }
 
+    /// A log line that means the subject fell back from what it measures: the ledger subject
+    /// that logs `ledger unavailable` answered `revoked` without the ledger.
+    pub fn must_not_log(self) -> Option<&'static str> {
+        match self {
+            SubjectId::WebhookLedger => Some("ledger unavailable"),
+            SubjectId::Webhook | SubjectId::Floor | SubjectId::Python => None,
+        }
+    }
+
     /// What every answer of this subject must be for a measurement to count.
     pub fn expect(self) -> Expect {
         match self {

@@ -1,9 +1,9 @@
 //! The ledger in DynamoDB (README, "The ledger"): one item per decision, claimed and settled
-//! with conditional writes. Every write of one event goes in one `TransactWriteItems` (up to
-//! 100 items per call): one round trip to claim all its users and one to settle them. A
-//! transaction is all or nothing, so when some users are already decided it is cancelled,
-//! its cancellation reasons say which (with the item that stopped each), and the rest are
-//! claimed in a second round trip.
+//! with conditional writes. The writes of one event go in one `TransactWriteItems` per 100
+//! users (the chunks run concurrently): one round trip to claim all its users and one to
+//! settle them. A transaction is all or nothing, so when some users are already decided it is
+//! cancelled, its cancellation reasons say which (with the item that stopped each), and the
+//! rest are claimed in a second round trip.
 //!
 //! Item shape (a key of two strings leaves room for other kinds of record, such as the
 //! Intune poller's checkpoint):
@@ -18,11 +18,15 @@
 //! | `lease` | S | the claiming invocation's random id |
 //! | `settled_at` | N | settled only: Unix seconds |
 //! | `expires_at` | N | Unix seconds (the table's TTL): the lease's end while in progress, the settle time plus `LEDGER_TTL_DAYS` once settled |
+//!
+//! One item alone goes as a plain conditional `PutItem` or `DeleteItem`, not a transaction.
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, CancellationReason, Delete, Put, ReturnValuesOnConditionCheckFailure,
@@ -37,6 +41,10 @@ use crate::revocation::{
 /// The most items one `TransactWriteItems` may hold.
 const MAX_TRANSACTION_ITEMS: usize = 100;
 
+/// Round trips per chunk before giving up (and failing open): each round settles at least one
+/// key, or meets a conflicting write, which is tried again.
+const MAX_ROUNDS: usize = 4;
+
 const IN_PROGRESS: &str = "in_progress";
 const SETTLED: &str = "settled";
 
@@ -50,6 +58,9 @@ const RETRY_CONDITION: &str = "attribute_not_exists(pk) OR expires_at < :now \
      OR #state = :in_progress OR outcome = :queued";
 /// Only the lease that holds a claim releases it.
 const RELEASE_CONDITION: &str = "#state = :in_progress AND lease = :lease";
+/// Only the lease that holds a claim settles it (if it ran out and another took the key over,
+/// that one settles): a late `queued` never overwrites the retry job's `revoked`.
+const SETTLE_CONDITION: &str = "attribute_not_exists(pk) OR lease = :lease";
 
 /// The ledger table, through the shared AWS SDK configuration.
 #[derive(Debug, Clone)]
@@ -72,7 +83,17 @@ impl DynamoLedger {
         Self { client, table, ttl }
     }
 
-    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Transaction, LedgerError> {
+    /// Writes `items` all or nothing. One item goes as a plain conditional `PutItem` or
+    /// `DeleteItem` (half the write units of a transaction, and no transaction coordination),
+    /// its refusal reported as a one-reason cancellation.
+    async fn transact(
+        &self,
+        mut items: Vec<TransactWriteItem>,
+    ) -> Result<Transaction, LedgerError> {
+        if items.len() == 1 {
+            let item = items.remove(0);
+            return self.write_one(item).await;
+        }
         let sent = self
             .client
             .transact_write_items()
@@ -85,16 +106,65 @@ impl DynamoLedger {
                 TransactWriteItemsError::TransactionCanceledException(c) => Ok(
                     Transaction::Cancelled(c.cancellation_reasons.unwrap_or_default()),
                 ),
-                other => Err(LedgerError::new(format!(
-                    "DynamoDB refused the write: {}",
-                    aws_sdk_dynamodb::error::ProvideErrorMetadata::code(&other)
-                        .unwrap_or("(no code)")
-                ))),
+                other => Err(service_error(&other)),
             },
-            Err(e) => Err(LedgerError::new(format!(
-                "DynamoDB {}",
-                describe_sdk_error(&e)
-            ))),
+            Err(e) => Err(transport_error(&e)),
+        }
+    }
+
+    async fn write_one(&self, item: TransactWriteItem) -> Result<Transaction, LedgerError> {
+        let refused = |old: Option<HashMap<String, AttributeValue>>| {
+            let reason = CancellationReason::builder()
+                .code("ConditionalCheckFailed")
+                .set_item(old)
+                .build();
+            Ok(Transaction::Cancelled(vec![reason]))
+        };
+        if let Some(put) = item.put {
+            let sent = self
+                .client
+                .put_item()
+                .table_name(put.table_name)
+                .set_item(Some(put.item))
+                .set_condition_expression(put.condition_expression)
+                .set_expression_attribute_names(put.expression_attribute_names)
+                .set_expression_attribute_values(put.expression_attribute_values)
+                .set_return_values_on_condition_check_failure(
+                    put.return_values_on_condition_check_failure,
+                )
+                .send()
+                .await;
+            return match sent {
+                Ok(_) => Ok(Transaction::Done),
+                Err(SdkError::ServiceError(e)) => match e.into_err() {
+                    PutItemError::ConditionalCheckFailedException(c) => refused(c.item),
+                    other => Err(service_error(&other)),
+                },
+                Err(e) => Err(transport_error(&e)),
+            };
+        }
+        let Some(delete) = item.delete else {
+            return Err(LedgerError::new(
+                "a write that is neither a put nor a delete",
+            ));
+        };
+        let sent = self
+            .client
+            .delete_item()
+            .table_name(delete.table_name)
+            .set_key(Some(delete.key))
+            .set_condition_expression(delete.condition_expression)
+            .set_expression_attribute_names(delete.expression_attribute_names)
+            .set_expression_attribute_values(delete.expression_attribute_values)
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(Transaction::Done),
+            Err(SdkError::ServiceError(e)) => match e.into_err() {
+                DeleteItemError::ConditionalCheckFailedException(c) => refused(c.item),
+                other => Err(service_error(&other)),
+            },
+            Err(e) => Err(transport_error(&e)),
         }
     }
 
@@ -137,8 +207,6 @@ impl DynamoLedger {
     ) -> Result<TransactWriteItem, LedgerError> {
         let write = TransactWriteItem::builder();
         let write = match settlement {
-            // Unconditional: if this lease ran out and another took the key, both settled the
-            // same way (or the other will write again), and a settled record is never undone.
             Settlement::Settle(settled) => {
                 let mut item = item_key(key);
                 item.insert("kind".into(), s("decision"));
@@ -147,7 +215,11 @@ impl DynamoLedger {
                 item.insert("lease".into(), s(&lease.id.to_string()));
                 item.insert("settled_at".into(), n(now));
                 item.insert("expires_at".into(), n(now + self.ttl.as_secs()));
-                let put = Put::builder().table_name(&self.table).set_item(Some(item));
+                let put = Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(item))
+                    .condition_expression(SETTLE_CONDITION)
+                    .expression_attribute_values(":lease", s(&lease.id.to_string()));
                 write.put(built(put.build())?)
             }
             Settlement::Release => {
@@ -173,35 +245,14 @@ impl Ledger for DynamoLedger {
         lease: &Lease,
     ) -> Result<Vec<Claim>, LedgerError> {
         let now = unix_secs(SystemTime::now());
-        let mut claims: Vec<Option<Claim>> = vec![None; keys.len()];
         let indices: Vec<usize> = (0..keys.len()).collect();
-        for chunk in indices.chunks(MAX_TRANSACTION_ITEMS) {
-            let mut pending = chunk.to_vec();
-            // Each round wins every pending key or settles at least one of them: it ends.
-            while !pending.is_empty() {
-                let items = pending
-                    .iter()
-                    .map(|&i| self.claim_item(&keys[i], claimant, lease, now))
-                    .collect::<Result<_, _>>()?;
-                let reasons = match self.transact(items).await? {
-                    Transaction::Done => {
-                        for &i in &pending {
-                            claims[i] = Some(Claim::Won);
-                        }
-                        break;
-                    }
-                    Transaction::Cancelled(reasons) => reasons,
-                };
-                let still = answered(&pending, &reasons, |i, reason| {
-                    claims[i] = Some(match reason.code() {
-                        Some("ConditionalCheckFailed") => found(reason.item())?,
-                        // Another transaction is writing this item right now.
-                        Some("TransactionConflict") => Claim::Held,
-                        code => return Err(refused("claim", code)),
-                    });
-                    Ok(())
-                })?;
-                pending = still;
+        let chunks = indices
+            .chunks(MAX_TRANSACTION_ITEMS)
+            .map(|chunk| self.claim_chunk(keys, chunk, claimant, lease, now));
+        let mut claims: Vec<Option<Claim>> = vec![None; keys.len()];
+        for answered in futures_util::future::join_all(chunks).await {
+            for (i, claim) in answered? {
+                claims[i] = Some(claim);
             }
         }
         claims
@@ -217,33 +268,110 @@ impl Ledger for DynamoLedger {
     ) -> Result<(), LedgerError> {
         let now = unix_secs(SystemTime::now());
         let indices: Vec<usize> = (0..entries.len()).collect();
-        for chunk in indices.chunks(MAX_TRANSACTION_ITEMS) {
-            let mut pending = chunk.to_vec();
-            while !pending.is_empty() {
-                let items = pending
-                    .iter()
-                    .map(|&i| self.settle_item(&entries[i].0, entries[i].1, lease, now))
-                    .collect::<Result<_, _>>()?;
-                let Transaction::Cancelled(reasons) = self.transact(items).await? else {
-                    break;
-                };
-                // A release whose claim is no longer this lease's is left alone.
-                pending = answered(&pending, &reasons, |_, reason| match reason.code() {
-                    Some("ConditionalCheckFailed") => Ok(()),
-                    code => Err(refused("settle", code)),
-                })?;
-            }
-        }
-        Ok(())
+        let chunks = indices
+            .chunks(MAX_TRANSACTION_ITEMS)
+            .map(|chunk| self.settle_chunk(entries, chunk, lease, now));
+        futures_util::future::join_all(chunks)
+            .await
+            .into_iter()
+            .collect()
     }
 }
 
-/// Splits a cancelled transaction's items: those whose reason is `None` (they only fell with
-/// the others) are returned to try again; each other one goes to `answer`.
-fn answered(
+impl DynamoLedger {
+    /// Claims `keys[i]` for each `i` of `chunk` (at most 100), in as few transactions as the
+    /// records already there allow.
+    async fn claim_chunk(
+        &self,
+        keys: &[DecisionKey],
+        chunk: &[usize],
+        claimant: Claimant,
+        lease: &Lease,
+        now: u64,
+    ) -> Result<Vec<(usize, Claim)>, LedgerError> {
+        let mut claims = Vec::with_capacity(chunk.len());
+        let mut pending = chunk.to_vec();
+        for _ in 0..MAX_ROUNDS {
+            let items = pending
+                .iter()
+                .map(|&i| self.claim_item(&keys[i], claimant, lease, now))
+                .collect::<Result<_, _>>()?;
+            let reasons = match self.transact(items).await? {
+                Transaction::Done => {
+                    claims.extend(pending.iter().map(|&i| (i, Claim::Won)));
+                    return Ok(claims);
+                }
+                Transaction::Cancelled(reasons) => reasons,
+            };
+            pending = retried(&pending, &reasons, |i, reason| {
+                match reason.code() {
+                    Some("ConditionalCheckFailed") => {
+                        claims.push((i, found(reason.item(), lease)?));
+                        Ok(Next::Answered)
+                    }
+                    // Another transaction wrote this item at the same moment, and may itself
+                    // have been cancelled: only a record stops an act, so ask again.
+                    Some("TransactionConflict") => Ok(Next::Again),
+                    code => Err(refused("claim", code)),
+                }
+            })?;
+            if pending.is_empty() {
+                return Ok(claims);
+            }
+        }
+        Err(LedgerError::new(
+            "conflicting writes kept cancelling the claim",
+        ))
+    }
+
+    /// Settles or releases `entries[i]` for each `i` of `chunk` (at most 100).
+    async fn settle_chunk(
+        &self,
+        entries: &[(DecisionKey, Settlement)],
+        chunk: &[usize],
+        lease: &Lease,
+        now: u64,
+    ) -> Result<(), LedgerError> {
+        let mut pending = chunk.to_vec();
+        for _ in 0..MAX_ROUNDS {
+            let items = pending
+                .iter()
+                .map(|&i| self.settle_item(&entries[i].0, entries[i].1, lease, now))
+                .collect::<Result<_, _>>()?;
+            let Transaction::Cancelled(reasons) = self.transact(items).await? else {
+                return Ok(());
+            };
+            // A key this lease no longer holds is the new holder's to settle: left alone.
+            pending = retried(&pending, &reasons, |_, reason| match reason.code() {
+                Some("ConditionalCheckFailed") => Ok(Next::Answered),
+                Some("TransactionConflict") => Ok(Next::Again),
+                code => Err(refused("settle", code)),
+            })?;
+            if pending.is_empty() {
+                return Ok(());
+            }
+        }
+        Err(LedgerError::new(
+            "conflicting writes kept cancelling the settle",
+        ))
+    }
+}
+
+/// What becomes of one item of a cancelled transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Next {
+    /// Its reason answered it: not written again.
+    Answered,
+    /// Written again in the next transaction.
+    Again,
+}
+
+/// The items of a cancelled transaction to write again: those whose reason is `None` (they
+/// only fell with the others) and those `decide` sends again.
+fn retried(
     pending: &[usize],
     reasons: &[CancellationReason],
-    mut answer: impl FnMut(usize, &CancellationReason) -> Result<(), LedgerError>,
+    mut decide: impl FnMut(usize, &CancellationReason) -> Result<Next, LedgerError>,
 ) -> Result<Vec<usize>, LedgerError> {
     if reasons.len() != pending.len() {
         return Err(LedgerError::new(
@@ -251,13 +379,20 @@ fn answered(
         ));
     }
     let mut again = Vec::new();
+    let mut named = false;
     for (&i, reason) in pending.iter().zip(reasons) {
-        match reason.code() {
-            None | Some("None") => again.push(i),
-            Some(_) => answer(i, reason)?,
+        let next = match reason.code() {
+            None | Some("None") => Next::Again,
+            Some(_) => {
+                named = true;
+                decide(i, reason)?
+            }
+        };
+        if next == Next::Again {
+            again.push(i);
         }
     }
-    if again.len() == pending.len() {
+    if !named {
         return Err(LedgerError::new(
             "DynamoDB cancelled the transaction without naming an item",
         ));
@@ -265,14 +400,21 @@ fn answered(
     Ok(again)
 }
 
-/// What an existing record means to a claim that its condition refused.
-fn found(item: Option<&HashMap<String, AttributeValue>>) -> Result<Claim, LedgerError> {
+/// What an existing record means to a claim that its condition refused. A record of this
+/// very lease is its own claim, written by an attempt whose answer was lost (the SDK then
+/// retried): won.
+fn found(
+    item: Option<&HashMap<String, AttributeValue>>,
+    lease: &Lease,
+) -> Result<Claim, LedgerError> {
     let text = |name: &str| {
         item.and_then(|i| i.get(name))
             .and_then(|v| v.as_s().ok())
             .map(String::as_str)
     };
+    let ours = text("lease") == Some(lease.id.to_string().as_str());
     match (text("state"), text("outcome")) {
+        (Some(IN_PROGRESS), _) if ours => Ok(Claim::Won),
         (Some(IN_PROGRESS), _) => Ok(Claim::Held),
         (Some(SETTLED), Some(outcome)) => Settled::parse(outcome)
             .map(Claim::Settled)
@@ -281,6 +423,21 @@ fn found(item: Option<&HashMap<String, AttributeValue>>) -> Result<Claim, Ledger
             "a record is not a decision this function wrote",
         )),
     }
+}
+
+/// DynamoDB answered with an error: its code only (never the message, which may quote items).
+fn service_error(e: &impl aws_sdk_dynamodb::error::ProvideErrorMetadata) -> LedgerError {
+    LedgerError::new(format!(
+        "DynamoDB refused the write: {}",
+        e.code().unwrap_or("(no code)")
+    ))
+}
+
+/// No answer from DynamoDB (timeout, connection, unreadable response).
+fn transport_error<E: aws_sdk_dynamodb::error::ProvideErrorMetadata, R>(
+    e: &SdkError<E, R>,
+) -> LedgerError {
+    LedgerError::new(format!("DynamoDB {}", describe_sdk_error(e)))
 }
 
 fn refused(operation: &str, code: Option<&str>) -> LedgerError {
@@ -349,20 +506,29 @@ mod tests {
 
     #[test]
     fn a_refused_claim_reads_the_record_that_refused_it() {
-        let record = |state: &str, outcome: Option<&str>| {
-            let mut item = HashMap::from([("state".to_owned(), s(state))]);
+        let mine = Lease::until(tokio::time::Instant::now(), Duration::ZERO);
+        let other = Lease::until(tokio::time::Instant::now(), Duration::ZERO);
+        let record = |state: &str, outcome: Option<&str>, lease: &Lease| {
+            let mut item = HashMap::from([
+                ("state".to_owned(), s(state)),
+                ("lease".to_owned(), s(&lease.id.to_string())),
+            ]);
             if let Some(o) = outcome {
                 item.insert("outcome".to_owned(), s(o));
             }
             item
         };
-        assert_eq!(found(Some(&record(IN_PROGRESS, None))), Ok(Claim::Held));
+        let held = record(IN_PROGRESS, None, &other);
+        assert_eq!(found(Some(&held), &mine), Ok(Claim::Held));
+        // Its own claim, from an attempt whose answer was lost: won, not held.
+        assert_eq!(found(Some(&held), &other), Ok(Claim::Won));
         assert_eq!(
-            found(Some(&record(SETTLED, Some("queued")))),
+            found(Some(&record(SETTLED, Some("queued"), &other)), &mine),
             Ok(Claim::Settled(Settled::Queued))
         );
-        assert!(found(Some(&record(SETTLED, Some("dry_run")))).is_err());
-        assert!(found(None).is_err());
+        let odd = record(SETTLED, Some("dry_run"), &other);
+        assert!(found(Some(&odd), &mine).is_err());
+        assert!(found(None, &mine).is_err());
     }
 
     #[test]
@@ -371,15 +537,24 @@ mod tests {
         let failed = CancellationReason::builder()
             .code("ConditionalCheckFailed")
             .build();
+        let conflict = CancellationReason::builder()
+            .code("TransactionConflict")
+            .build();
         let mut seen = Vec::new();
-        let again = answered(&[3, 5], &[none.clone(), failed], |i, _| {
+        let again = retried(&[3, 5, 7], &[none.clone(), failed, conflict], |i, r| {
             seen.push(i);
-            Ok(())
+            Ok(match r.code() {
+                Some("TransactionConflict") => Next::Again,
+                _ => Next::Answered,
+            })
         })
         .unwrap();
-        assert_eq!((again, seen), (vec![3], vec![5]));
-        assert!(answered(&[1, 2], &[none.clone(), none.clone()], |_, _| Ok(())).is_err());
-        assert!(answered(&[1, 2], &[none], |_, _| Ok(())).is_err());
+        assert_eq!((again, seen), (vec![3, 7], vec![5, 7]));
+        let no_reason = retried(&[1, 2], &[none.clone(), none.clone()], |_, _| {
+            Ok(Next::Answered)
+        });
+        assert!(no_reason.is_err());
+        assert!(retried(&[1, 2], &[none], |_, _| Ok(Next::Answered)).is_err());
     }
 
     #[test]

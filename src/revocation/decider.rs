@@ -24,10 +24,18 @@ const CONCURRENT_REVOCATIONS: usize = 8;
 /// in-region send takes tens of milliseconds).
 const ENQUEUE_RESERVE: Duration = Duration::from_millis(300);
 
-/// The longest the ledger may take to claim or to settle (an in-region DynamoDB write takes
-/// about 10 ms). Past it the decider goes on without the ledger: revoking twice is harmless,
-/// not revoking is not.
+/// The longest the ledger may take to claim or to settle one user (an in-region DynamoDB write
+/// takes about 10 ms), and the time each further user of the event adds (a transaction of
+/// 100 items takes longer than one write). Past it the decider goes on without the ledger:
+/// revoking twice is harmless, not revoking is not.
 const LEDGER_BOUND: Duration = Duration::from_millis(300);
+const LEDGER_BOUND_PER_USER: Duration = Duration::from_millis(3);
+
+/// How long a claim or settle of `keys` users may take.
+fn ledger_bound(keys: usize) -> Duration {
+    let more = u32::try_from(keys.saturating_sub(1)).unwrap_or(u32::MAX);
+    LEDGER_BOUND.saturating_add(LEDGER_BOUND_PER_USER.saturating_mul(more))
+}
 
 /// Decides per user, calls the act seam, and queues what could not finish; built once per
 /// instance. Without a queue, a transient failure is answered `failed` (503). Without a
@@ -211,8 +219,9 @@ impl<R: Revoker, Q: RetryQueue, L: Ledger> Decider<R, Q, L> {
 
     /// One retry job: the ledger's claim (a job continues the webhook's: it may take over the
     /// `queued` record the webhook left, and a claim in progress), then policy and the act
-    /// seam, then the record. A job still owed stays `queued`: the queue holds it, so a
-    /// sender's redelivery is still a duplicate. Only a settled record stops a job.
+    /// seam, then the record. A job still owed releases the claim: the queue holds the job,
+    /// and should it end in the DLQ, a sender's redelivery must act, not find `queued`. Only
+    /// a settled record stops a job.
     pub(crate) async fn decide_job(
         &self,
         event: &LostDeviceEvent,
@@ -230,11 +239,7 @@ impl<R: Revoker, Q: RetryQueue, L: Ledger> Decider<R, Q, L> {
         };
         let decision = self.act(event, &owner.user, deadline).await;
         if let Some(lease) = won {
-            let settlement = if decision.is_owed() {
-                Settlement::Settle(Settled::Queued)
-            } else {
-                Settlement::of(decision.into())
-            };
+            let settlement = Settlement::of(decision.into());
             self.settle(event, &[(key, settlement)], lease).await;
         }
         JobDecision::Acted(decision)
@@ -291,11 +296,12 @@ impl<R: Revoker, Q: RetryQueue, L: Ledger> Decider<R, Q, L> {
         deadline: Instant,
     ) -> Option<(Vec<Claim>, Lease)> {
         let ledger = self.ledger.as_ref()?;
-        let lease = Lease::until(deadline, LEDGER_BOUND);
+        let bound = ledger_bound(keys.len());
+        let lease = Lease::until(deadline, bound);
         if keys.is_empty() {
             return Some((Vec::new(), lease));
         }
-        let answer = tokio::time::timeout(LEDGER_BOUND, ledger.claim(keys, claimant, &lease)).await;
+        let answer = tokio::time::timeout(bound, ledger.claim(keys, claimant, &lease)).await;
         match answer {
             Ok(Ok(claims)) if claims.len() == keys.len() => Some((claims, lease)),
             Ok(Ok(_)) => unavailable(event, "claim", "answered for other keys than asked"),
@@ -316,7 +322,8 @@ impl<R: Revoker, Q: RetryQueue, L: Ledger> Decider<R, Q, L> {
         if entries.is_empty() {
             return;
         }
-        let answer = tokio::time::timeout(LEDGER_BOUND, ledger.settle(entries, lease)).await;
+        let bound = ledger_bound(entries.len());
+        let answer = tokio::time::timeout(bound, ledger.settle(entries, lease)).await;
         let error = match answer {
             Ok(Ok(())) => return,
             Ok(Err(e)) => e.to_string(),
@@ -693,7 +700,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_retry_job_takes_over_the_queued_record_and_settles_it() {
+    async fn a_retry_job_takes_over_the_queued_record_and_settles_or_releases_it() {
         let ledger = MemoryLedger::default();
         let webhook = with_ledger(
             Policy::default(),
@@ -725,8 +732,8 @@ mod tests {
         );
         assert_eq!(
             ledger.settled(&key),
-            Some(Settled::Queued),
-            "still owed: still queued"
+            None,
+            "still owed: released, the queue holds it"
         );
 
         let retry = with_ledger(Policy::default(), vec![], None, Some(&ledger));

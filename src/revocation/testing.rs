@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::SystemTime;
 
 use tokio::time::Instant;
@@ -62,29 +63,40 @@ impl RetryQueue for Queue {
     }
 }
 
-/// One record of the fake ledger.
+/// One record of the fake ledger, and the lease that wrote it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Record {
     Held {
         lease: uuid::Uuid,
         until: SystemTime,
     },
-    Settled(Settled),
+    Settled {
+        outcome: Settled,
+        lease: uuid::Uuid,
+    },
 }
 
-/// The ledger's rules in memory (one shared by several deciders stands for several
-/// instances); every call fails when `down`.
+impl Record {
+    fn lease(&self) -> uuid::Uuid {
+        match self {
+            Self::Held { lease, .. } | Self::Settled { lease, .. } => *lease,
+        }
+    }
+}
+
+/// The ledger's rules in memory, as `aws::DynamoLedger` applies them in DynamoDB (one shared
+/// by several deciders stands for several instances); every call fails when `down`.
 #[derive(Default)]
 pub(crate) struct MemoryLedger {
     records: Mutex<HashMap<DecisionKey, Record>>,
-    pub(crate) down: std::sync::atomic::AtomicBool,
-    pub(crate) claims: std::sync::atomic::AtomicUsize,
-    pub(crate) settles: std::sync::atomic::AtomicUsize,
+    pub(crate) down: AtomicBool,
+    pub(crate) claims: AtomicUsize,
+    pub(crate) settles: AtomicUsize,
 }
 
 impl MemoryLedger {
     fn check(&self) -> Result<(), LedgerError> {
-        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+        if self.down.load(Ordering::SeqCst) {
             Err(LedgerError::new("down"))
         } else {
             Ok(())
@@ -102,7 +114,7 @@ impl MemoryLedger {
 
     pub(crate) fn settled(&self, key: &DecisionKey) -> Option<Settled> {
         match self.records.lock().unwrap().get(key) {
-            Some(Record::Settled(s)) => Some(*s),
+            Some(Record::Settled { outcome, .. }) => Some(*outcome),
             _ => None,
         }
     }
@@ -116,22 +128,23 @@ impl Ledger for &MemoryLedger {
         lease: &Lease,
     ) -> Result<Vec<Claim>, LedgerError> {
         self.check()?;
-        self.claims
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.claims.fetch_add(1, Ordering::SeqCst);
         let mut records = self.records.lock().unwrap();
         let now = SystemTime::now();
+        let job = claimant == Claimant::RetryJob;
         Ok(keys
             .iter()
             .map(|key| {
                 let found = match records.get(key) {
-                    Some(Record::Held { until, .. }) if *until < now => None,
-                    Some(Record::Held { .. }) if claimant == Claimant::RetryJob => None,
-                    Some(Record::Settled(Settled::Queued)) if claimant == Claimant::RetryJob => {
-                        None
-                    }
-                    Some(Record::Held { .. }) => Some(Claim::Held),
-                    Some(Record::Settled(s)) => Some(Claim::Settled(*s)),
                     None => None,
+                    Some(Record::Held { until, .. }) if *until < now => None,
+                    Some(Record::Held { .. }) if job => None,
+                    Some(Record::Held { .. }) => Some(Claim::Held),
+                    Some(Record::Settled {
+                        outcome: Settled::Queued,
+                        ..
+                    }) if job => None,
+                    Some(Record::Settled { outcome, .. }) => Some(Claim::Settled(*outcome)),
                 };
                 found.unwrap_or_else(|| {
                     let held = Record::Held {
@@ -151,19 +164,23 @@ impl Ledger for &MemoryLedger {
         lease: &Lease,
     ) -> Result<(), LedgerError> {
         self.check()?;
-        self.settles
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.settles.fetch_add(1, Ordering::SeqCst);
         let mut records = self.records.lock().unwrap();
         for (key, settlement) in entries {
+            // Only the lease that holds a key settles or releases it.
+            if records.get(key).is_some_and(|r| r.lease() != lease.id) {
+                continue;
+            }
             match settlement {
-                Settlement::Settle(s) => {
-                    records.insert(key.clone(), Record::Settled(*s));
+                Settlement::Settle(outcome) => {
+                    let settled = Record::Settled {
+                        outcome: *outcome,
+                        lease: lease.id,
+                    };
+                    records.insert(key.clone(), settled);
                 }
                 Settlement::Release => {
-                    if matches!(records.get(key), Some(Record::Held { lease: l, .. }) if *l == lease.id)
-                    {
-                        records.remove(key);
-                    }
+                    records.remove(key);
                 }
             }
         }

@@ -560,8 +560,8 @@ async fn a_job_the_function_cannot_act_on_as_deployed_stays_owed() {
     );
 }
 
-/// Accepts connections and never answers: an SQS endpoint that hangs.
-async fn black_hole() -> String {
+/// Accepts connections and never answers: an AWS endpoint that hangs.
+pub async fn black_hole() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move {

@@ -3,15 +3,18 @@
 //! calls the Entra + Graph stand-in, which counts every call.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::http::StatusCode;
+use revoker::aws::DynamoLedger;
+use revoker::domain::{EventId, Source, UserRef};
+use revoker::revocation::{Claim, Claimant, DecisionKey, Lease, Ledger, Settled, Settlement};
 use revoker::startup::Graph;
 use standin::{Fault, Standin};
 
 use crate::durability::{
-    Queues, deliver_batch, jamf_group_lost, outage_for, retry_decider, standin_config,
+    Queues, black_hole, deliver_batch, jamf_group_lost, outage_for, retry_decider, standin_config,
 };
 use crate::helpers::*;
 use crate::webhook::jamf_command_body;
@@ -230,7 +233,7 @@ async fn a_redelivery_to_another_instance_after_settlement_is_a_duplicate_withou
 /// its invocation's deadline, and the next delivery acts.
 #[tokio::test]
 async fn a_claim_left_by_a_crashed_instance_ends_with_its_deadline() {
-    let fleet = Fleet::start(&[("INLINE_DEADLINE_MS", "300")]).await;
+    let fleet = Fleet::start(&[("INLINE_DEADLINE_MS", "1000")]).await;
     let user = "dina@contoso.com";
     fleet
         .standin
@@ -256,8 +259,12 @@ async fn a_claim_left_by_a_crashed_instance_ends_with_its_deadline() {
         Some(true)
     );
 
-    // Past the lease (the deadline, then the settle bound, rounded up to the second).
+    // Past the lease: the 300 ms deadline, then the 300 ms settle bound, rounded up.
     let until: u64 = held["expires_at"].parse().unwrap();
+    assert!(
+        until <= now() as u64 + 2,
+        "the lease ends with the invocation: {until}"
+    );
     while (now() as u64) <= until {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -299,6 +306,103 @@ async fn with_dynamodb_down_the_user_is_still_revoked_and_a_warning_is_logged() 
 }
 
 #[tokio::test]
+async fn with_dynamodb_not_answering_the_user_is_revoked_without_waiting_for_it() {
+    let table = create_ledger_table().await;
+    let standin = Standin::start(standin_config(), 0).await.unwrap();
+    let app = spawn_graph_app(
+        Setup {
+            env: vec![("LEDGER_TABLE", table)],
+            dynamodb_endpoint: Some(black_hole().await),
+            ..Setup::default()
+        },
+        &standin,
+    )
+    .await;
+    let logs = crate::logs::capture_this_thread();
+
+    let answer = app.send_lost("kai@contoso.com", "evt-silent").await;
+
+    assert_eq!(answer.body["outcome"], "revoked");
+    assert_eq!(standin.revocations().len(), 1);
+    let text = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.contains("ledger unavailable") && l.contains("no answer in time")),
+        "{text}"
+    );
+}
+
+/// The adapter alone against moto (no time bound: moto takes far longer than DynamoDB over
+/// a transaction of 100 items): over 100 keys go in one transaction per 100, a claim that
+/// meets settled keys wins the others, and only the holding lease releases a key.
+#[tokio::test]
+async fn the_dynamodb_ledger_claims_in_chunks_and_releases_only_its_own_claims() {
+    let table = create_ledger_table().await;
+    let ledger = DynamoLedger::new(
+        dynamodb_client(),
+        table.clone(),
+        Duration::from_secs(86_400),
+    );
+    let key = |i: usize| {
+        (
+            Source::parse("jamf").unwrap(),
+            EventId::parse("14-1795255260014").unwrap(),
+            UserRef::parse(&format!("user{i:03}@contoso.com")).unwrap(),
+        )
+    };
+    let lease = || Lease {
+        id: uuid::Uuid::new_v4(),
+        until: SystemTime::now() + Duration::from_secs(60),
+    };
+    let keys: Vec<DecisionKey> = (0..150).map(key).collect();
+    let first = lease();
+
+    let claims = ledger.claim(&keys, Claimant::Sender, &first).await.unwrap();
+    assert!(claims.iter().all(|c| *c == Claim::Won));
+    let revoked: Vec<_> = keys
+        .iter()
+        .map(|k| (k.clone(), Settlement::Settle(Settled::Revoked)))
+        .collect();
+    ledger.settle(&revoked, &first).await.unwrap();
+
+    let mut wider = keys.clone();
+    wider.push(key(150));
+    let second = lease();
+    let claims = ledger
+        .claim(&wider, Claimant::Sender, &second)
+        .await
+        .unwrap();
+    assert!(
+        claims[..150]
+            .iter()
+            .all(|c| *c == Claim::Settled(Settled::Revoked))
+    );
+    assert_eq!(claims[150], Claim::Won);
+    let record = |user: &'static str| record(&table, "jamf#14-1795255260014", user);
+    assert_eq!(
+        record("user000@contoso.com").await.unwrap()["outcome"],
+        "revoked"
+    );
+
+    // The first lease does not hold user150: its release leaves the claim alone.
+    let release = [(key(150), Settlement::Release)];
+    ledger.settle(&release, &first).await.unwrap();
+    assert_eq!(
+        record("user150@contoso.com").await.unwrap()["state"],
+        "in_progress"
+    );
+    // Nor may it settle it: the holder does.
+    let settle = [(key(150), Settlement::Settle(Settled::Protected))];
+    ledger.settle(&settle, &first).await.unwrap();
+    assert_eq!(
+        record("user150@contoso.com").await.unwrap()["state"],
+        "in_progress"
+    );
+    ledger.settle(&release, &second).await.unwrap();
+    assert_eq!(record("user150@contoso.com").await, None);
+}
+
+#[tokio::test]
 async fn a_failed_users_redelivery_acts_on_any_instance() {
     let fleet = Fleet::start(&[("INLINE_DEADLINE_MS", "500")]).await;
     let user = "finn@contoso.com";
@@ -335,9 +439,10 @@ async fn a_dry_run_never_blocks_the_live_run_that_follows() {
 }
 
 /// The retry function shares the ledger: it takes over the webhook's `queued` record,
-/// records `revoked`, and a second copy of the job (SQS delivers at least once) does nothing.
+/// releases it while the job is still owed, records `revoked`, and a second copy of the job
+/// (SQS delivers at least once) does nothing.
 #[tokio::test]
-async fn the_retry_function_settles_what_it_revokes_and_a_copy_of_the_job_does_nothing() {
+async fn the_retry_function_settles_what_it_revokes_and_a_later_copy_of_the_job_does_nothing() {
     let table = create_ledger_table().await;
     let standin = Standin::start(standin_config(), 0).await.unwrap();
     let queues = Queues::create(5).await;
@@ -356,8 +461,14 @@ async fn the_retry_function_settles_what_it_revokes_and_a_copy_of_the_job_does_n
     );
     let job = queues.peek(&queues.url).await.pop().expect("one job");
 
-    standin.recover(user);
+    // Still failing: the job goes back to the queue and releases the record, so that should
+    // it end in the DLQ, a redelivery from the sender acts instead of finding `queued`.
     let retry = retry_decider(&app).await;
+    let (received, failed) = deliver_batch(&queues, &retry).await;
+    assert_eq!((received.len(), failed.len()), (1, 1));
+    assert_eq!(record(&table, "standard#evt-retry", user).await, None);
+
+    standin.recover(user);
     let (received, failed) = deliver_batch(&queues, &retry).await;
 
     assert_eq!((received.len(), failed.len()), (1, 0));
