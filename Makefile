@@ -5,14 +5,14 @@ PYTHON ?= python3
 VENV   := .venv
 STAMP  := $(VENV)/.installed-$(shell cksum < requirements-dev.txt | cut -d' ' -f1)
 
-.PHONY: test demo demo-check serve-local venv lint unit release-webhook sign-events clean template fuzz
+.PHONY: test demo demo-check serve-local venv lint unit release-webhook sign-events clean template fuzz sam-local
 
 ## demo: every sample event through `cargo lambda watch`, moto_server and the Entra + Graph stand-in
 demo: $(STAMP)
 	$(VENV)/bin/python scripts/demo.py
 
-## test: format check, clippy, every test (against a private moto_server), the demo's table, the template
-test: lint unit demo-check template
+## test: format check, clippy, every test (against a private moto_server), the demo's table, the template, sam local invoke
+test: lint unit demo-check template sam-local
 
 ## venv: create .venv/ with the pinned local tools (moto_server, cargo-lambda) when missing or outdated
 venv: $(STAMP)
@@ -47,6 +47,10 @@ demo-check: $(STAMP)
 ## template: cfn-lint and sam validate --lint template.yaml, hold it against src/, sam build (arm64)
 template: $(STAMP)
 	$(VENV)/bin/python scripts/check_template.py
+
+## sam-local: every sample event through `sam local invoke` in Docker (installs and starts an engine on Debian as root)
+sam-local: $(STAMP)
+	$(VENV)/bin/python scripts/sam_local.py
 
 ## fuzz: each cargo-fuzz target for FUZZ_SECONDS (default 60); installs cargo-fuzz into .venv/cargo
 fuzz:

@@ -28,7 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
 TEMPLATE = ROOT / "template.yaml"
-ENV_FILE = ROOT / "events" / "env.json"
+# The variables for sam local: on the host's network, and from a container.
+ENV_FILES = (ROOT / "events" / "env.json", ROOT / "events" / "env.docker.json")
 BUILD_DIR = ROOT / ".aws-sam" / "build"
 SAM_HOME = ROOT / ".aws-sam" / "cli-home"
 ARM_TARGET = "aarch64-unknown-linux-gnu"
@@ -117,17 +118,18 @@ def check_consistency(template: dict) -> None:
     missing = sorted(variables_read_by_code() - everywhere)
     if missing:
         fail(f"src/ reads {', '.join(missing)}, which template.yaml never sets")
-    env_file = json.loads(ENV_FILE.read_text())
-    for function, values in env_file.items():
-        if function not in declared:
-            fail(f"events/env.json names {function}, which template.yaml does not define")
-        undeclared = sorted(set(values) - declared[function])
-        if undeclared:
-            fail(
-                f"events/env.json sets {', '.join(undeclared)} for {function}; sam local "
-                "ignores variables that template.yaml does not declare"
-            )
-    print("variables read by src/ are all set; events/env.json sets only declared ones")
+    for path in ENV_FILES:
+        name = path.relative_to(ROOT)
+        for function, values in json.loads(path.read_text()).items():
+            if function not in declared:
+                fail(f"{name} names {function}, which template.yaml does not define")
+            undeclared = sorted(set(values) - declared[function])
+            if undeclared:
+                fail(
+                    f"{name} sets {', '.join(undeclared)} for {function}; sam local "
+                    "ignores variables that template.yaml does not declare"
+                )
+    print("variables read by src/ are all set; events/env*.json set only declared ones")
 
 
 def arm64_target_ready(env: dict) -> bool:

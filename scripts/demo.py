@@ -15,7 +15,9 @@ Usage: .venv/bin/python scripts/demo.py [--check | --serve]
             demo secret's values, and exit 1 on any difference or leak (`make test` runs this).
   --serve   only start moto_server on 127.0.0.1:5000 (demo secret, retry queue, ledger) and the
             stand-in on 127.0.0.1:4010, as events/env.json expects, until Ctrl-C: for
-            `sam local invoke` or your own `cargo lambda watch`.
+            `sam local invoke` or your own `cargo lambda watch`. With a Docker engine, both
+            are also forwarded from Docker's bridge gateway, for containers
+            (events/env.docker.json).
 Logs of every process: .venv/logs/demo/.
 """
 
@@ -32,9 +34,11 @@ from local_services import (
     MOTO_ENV,
     ROOT,
     VENV_BIN,
+    Forwarder,
     ServiceError,
     Services,
     clean_env,
+    docker_bridge_gateway,
     fail,
     free_port,
     moto_env,
@@ -51,8 +55,9 @@ WORK = ROOT / ".venv" / "demo"
 LOGS = ROOT / ".venv" / "logs" / "demo"
 CARGO_LAMBDA = VENV_BIN / "cargo-lambda"
 INVOKE_TIMEOUT_SECONDS = 60
-# Files in events/ that are not webhook requests.
-NOT_WEBHOOK_EVENTS = {"env.json"}
+# Files in events/ that are not webhook requests: the variables for sam local (on the host's
+# network, and from a container).
+NOT_WEBHOOK_EVENTS = {"env.json", "env.docker.json"}
 
 # What each sample event must produce: (HTTP status, outcome, users revoked at the stand-in).
 # The SQS event goes to the retry function, which has no HTTP status.
@@ -322,21 +327,33 @@ def leaked_secrets(log: Path) -> list[str]:
 
 
 def serve() -> int:
-    """The two local services on the ports events/env.json names, until Ctrl-C."""
+    """The two local services on the ports events/env.json names, until Ctrl-C; with a Docker
+    engine, also on its bridge's gateway (host.docker.internal from a container, the ports
+    events/env.docker.json names), and on no other interface."""
     with Services(LOGS) as services:
+        forwarders = []
         try:
             moto_url = services.start_moto(port=5000)
             queue_url = seed_moto(moto_url)
             standin_url = start_standin(services, port=4010)
+            gateway = docker_bridge_gateway()
+            if gateway is not None:
+                forwarders = [Forwarder(gateway, 5000), Forwarder(gateway, 4010)]
         except (ServiceError, OSError) as e:
             fail(f"demo: {e}\nlogs: {LOGS}")
         print(f"moto_server {moto_url}: secret {SECRET_ID}, queue {queue_url}, table {LEDGER_TABLE}")
         print(f"Entra + Graph stand-in {standin_url}; Ctrl-C stops both", flush=True)
+        if forwarders:
+            print(f"both also on {gateway}, Docker's bridge gateway: from a container, "
+                  "host.docker.internal (events/env.docker.json)", flush=True)
         try:
             while all(child.poll() is None for _, child in services.children):
                 time.sleep(1)
         except KeyboardInterrupt:
             pass
+        finally:
+            for forwarder in forwarders:
+                forwarder.close()
     return 0
 
 

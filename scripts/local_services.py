@@ -1,7 +1,9 @@
-"""Local stand-ins on 127.0.0.1 for scripts: a free port, moto_server, and a group of child
-processes that is always stopped, on success, on failure and on Ctrl-C or SIGTERM.
+"""Local stand-ins on 127.0.0.1 for scripts: a free port, moto_server, a group of child
+processes that is always stopped, on success, on failure and on Ctrl-C or SIGTERM, and a
+forwarder that lets containers reach them through the Docker bridge's gateway.
 
-Nothing here can reach real AWS or Microsoft: every address is loopback.
+Nothing here can reach real AWS or Microsoft: every address is loopback (or the bridge's
+gateway, which only this machine's containers reach).
 """
 
 import os
@@ -9,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -146,3 +149,82 @@ def clean_env(extra: dict) -> dict:
 def fail(message: str) -> NoReturn:
     print(message, file=sys.stderr)
     sys.exit(1)
+
+
+class Forwarder:
+    """Forwards TCP connections from `listen_host:port` to `127.0.0.1:port`, in threads of
+    this process, until `close()`: how a container on Docker's bridge reaches a service that
+    listens on loopback only, without listening on every interface."""
+
+    def __init__(self, listen_host: str, port: int):
+        self.address = (listen_host, port)
+        self._server = socket.create_server(self.address, reuse_port=False)
+        self._closed = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._closed.is_set():
+            try:
+                inbound, _ = self._server.accept()
+            except OSError:
+                return
+            try:
+                outbound = socket.create_connection(("127.0.0.1", self.address[1]), timeout=10)
+            except OSError:
+                inbound.close()
+                continue
+            outbound.settimeout(None)
+            for source, target in ((inbound, outbound), (outbound, inbound)):
+                threading.Thread(target=_pipe, args=(source, target), daemon=True).start()
+
+    def close(self) -> None:
+        self._closed.set()
+        self._server.close()
+
+
+def _pipe(source: socket.socket, target: socket.socket) -> None:
+    """Copies bytes one way until either side closes, then closes both."""
+    try:
+        while data := source.recv(65536):
+            target.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for end in (source, target):
+            try:
+                end.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            end.close()
+
+
+def docker_bridge_gateway() -> str | None:
+    """The gateway address of Docker's default bridge (what `host-gateway` means to a
+    container), or None when no Docker engine answers."""
+    try:
+        done = subprocess.run(
+            ["docker", "network", "inspect", "bridge", "--format",
+             "{{range .IPAM.Config}}{{.Gateway}}{{end}}"],
+            capture_output=True, text=True, timeout=20,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode != 0:
+        return None
+    gateway = done.stdout.strip()
+    # Docker 20.10 leaves the default bridge's gateway out of its IPAM config: it is the
+    # address of the bridge's interface (docker0).
+    return gateway or _interface_address("docker0")
+
+
+def _interface_address(name: str) -> str | None:
+    try:
+        done = subprocess.run(
+            ["ip", "-o", "-4", "addr", "show", "dev", name], capture_output=True, text=True
+        )
+    except OSError:
+        return None
+    fields = done.stdout.split()
+    if done.returncode != 0 or "inet" not in fields:
+        return None
+    return fields[fields.index("inet") + 1].split("/")[0]
