@@ -3,7 +3,7 @@
 //!
 //! Usage: cargo run --example sign-event -- [--secret examples/demo-secret.json] events/x.json...
 //! Events addressed to no configured source (such as events/health.json) and events that are
-//! not HTTP requests (the SQS retry event, env.json) are left as they are.
+//! not HTTP requests (the SQS retry event, env.json, env.docker.json) are left as they are.
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -38,7 +38,8 @@ const EXPECTED: &[(&str, u16, &str, &[&str])] = &[
     ),
 ];
 
-/// The SQS event for the retry function; every other file but env.json is an HTTP event.
+/// The SQS event for the retry function; every other file but the sam local variables
+/// (env.json, env.docker.json) is an HTTP event.
 const SQS_EVENT: &str = "sqs-retry-job.json";
 
 fn event_files() -> Vec<std::path::PathBuf> {
@@ -49,7 +50,8 @@ fn event_files() -> Vec<std::path::PathBuf> {
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .filter(|p| {
             p.file_name()
-                .is_some_and(|n| n != "env.json" && n != SQS_EVENT)
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| !n.starts_with("env.") && n != SQS_EVENT)
         })
         .collect();
     files.sort();
