@@ -148,17 +148,21 @@ def ensure_docker(services: Services) -> None:
     if shutil.which("dockerd") is None:
         say("no Docker engine: installing Debian's docker.io")
         apt_install("docker.io")
+        # Where systemd runs, the package starts its own engine: that one is used, and kept.
+        if docker_answers():
+            say("the installed docker.io service answers: using it")
+            return
     say("starting dockerd (stopped again at the end)")
     # Without the userland proxy, a published port refuses connections until the container
     # listens on it, so SAM waits for the runtime emulator instead of posting the event to a
     # proxy that then drops it (slow under qemu).
-    services.start(
+    dockerd = services.start(
         "dockerd", ["dockerd", "--host", "unix:///var/run/docker.sock", "--userland-proxy=false"]
     )
     deadline = time.monotonic() + 90
     while not docker_answers():
-        if time.monotonic() > deadline:
-            raise ServiceError(f"dockerd did not answer; see {services.log_path('dockerd')}")
+        if dockerd.poll() is not None or time.monotonic() > deadline:
+            raise ServiceError(f"dockerd did not start; see {services.log_path('dockerd')}")
         time.sleep(1)
     say("dockerd answers")
 
@@ -232,6 +236,7 @@ def build_local_image(arch: str, image: str) -> None:
     native = subprocess.run(
         ["dpkg", "--print-architecture"], capture_output=True, text=True
     ).stdout.strip()
+    global _apt_updated
     if deb_arch != native:
         foreign = subprocess.run(
             ["dpkg", "--print-foreign-architectures"], capture_output=True, text=True
@@ -239,13 +244,13 @@ def build_local_image(arch: str, image: str) -> None:
         if deb_arch not in foreign:
             say(f"adding the {deb_arch} architecture to dpkg, to download its packages")
             run(["dpkg", "--add-architecture", deb_arch], check=True)
-            global _apt_updated
             _apt_updated = False
-        if not _apt_updated:
-            run(["apt-get", "update", "-qq"], check=True)
-            _apt_updated = True
+    if not _apt_updated:
+        run(["apt-get", "update", "-qq"], check=True)
+        _apt_updated = True
     with tempfile.TemporaryDirectory(prefix="sam-local-image-") as work:
         work_dir = Path(work)
+        work_dir.chmod(0o755)  # apt-get download writes as its sandbox user where it can
         packages = [f"{name}:{deb_arch}" for name in ("libc6", "libgcc-s1", "busybox-static")]
         run(["apt-get", "download", *packages], cwd=work_dir, check=True)
         rootfs = work_dir / "rootfs"
@@ -287,6 +292,8 @@ def start_services(services: Services) -> tuple[str, str, list[Forwarder]]:
     moto_url = services.start_moto(port=MOTO_PORT)
     standin_url = demo.start_standin(services, port=STANDIN_PORT)
     gateway = docker_bridge_gateway()
+    if gateway is None and sys.platform == "linux":
+        raise ServiceError("cannot find the address of Docker's bridge (docker0)")
     if gateway is None:
         # Docker Desktop: host.docker.internal reaches the host's loopback by itself.
         say(f"moto_server {moto_url} and the stand-in {standin_url}; no bridge interface on "
@@ -301,14 +308,16 @@ def start_services(services: Services) -> tuple[str, str, list[Forwarder]]:
 # ---- 5. the invocations ---------------------------------------------------------------------
 
 
-def invoke(function: str, event: Path, image: str) -> dict:
+def invoke(function: str, event: Path, image: str, arch: str) -> dict:
     """One `sam local invoke`; the function's JSON answer (the last line SAM prints)."""
     env = check_template.offline_env()
     env.update(MOTO_ENV)
+    env["AWS_DEFAULT_REGION"] = MOTO_ENV["AWS_REGION"]  # the region SAM itself reads
     env.pop("AWS_ENDPOINT_URL", None)
     argv = [
         VENV_BIN / "sam", "local", "invoke", FUNCTIONS[function],
         "--template", BUILD_DIR / "template.yaml",
+        "--parameter-overrides", f"Architecture={arch}",
         "--event", event,
         "--env-vars", ENV_FILE,
         "--add-host", "host.docker.internal:host-gateway",
@@ -335,13 +344,13 @@ def invoke(function: str, event: Path, image: str) -> dict:
         raise ServiceError(f"sam local invoke printed no JSON answer for {event.name}; see {log}")
 
 
-def run_events(standin_url: str, events: list[Path], image: str) -> list[tuple]:
+def run_events(standin_url: str, events: list[Path], image: str, arch: str) -> list[tuple]:
     rows = []
     again = [e for e in events if e.name == demo.REDELIVERED]
     for event, name in [(e, e.name) for e in events] + [(e, f"{e.name} (again)") for e in again]:
         before = len(demo.revoked_users(standin_url))
         function = demo.function_for(event)
-        status, outcome = demo.summary(function, invoke(function, event, image))
+        status, outcome = demo.summary(function, invoke(function, event, image, arch))
         users = sorted(demo.revoked_users(standin_url)[before:])
         rows.append((name, status, outcome, users))
     return rows
@@ -363,7 +372,7 @@ def main() -> int:
             demo.seed_moto(moto_url)
             events = demo.signed_copies()
             say(f"invoking {len(events)} events with sam local invoke ({ENV_FILE.relative_to(ROOT)})")
-            rows = run_events(standin_url, events, image)
+            rows = run_events(standin_url, events, image, arch)
             records = demo.ledger_records(moto_url)
         except (ServiceError, subprocess.SubprocessError, OSError) as e:
             fail(f"sam-local: {e}\nlogs: {LOGS}")
