@@ -290,41 +290,20 @@ impl DynamoLedger {
         now: u64,
     ) -> Result<Vec<(usize, Claim)>, LedgerError> {
         let mut claims = Vec::with_capacity(chunk.len());
-        let mut pending = chunk.to_vec();
-        for _ in 0..MAX_ROUNDS {
-            let items = pending
-                .iter()
-                .map(|&i| self.claim_item(&keys[i], claimant, lease, now))
-                .collect::<Result<_, _>>()?;
-            let reasons = match self.transact(items).await? {
-                Transaction::Done => {
-                    claims.extend(pending.iter().map(|&i| (i, Claim::Won)));
-                    return Ok(claims);
-                }
-                Transaction::Cancelled(reasons) => reasons,
-            };
-            pending = retried(&pending, &reasons, |i, reason| {
-                match reason.code() {
-                    Some("ConditionalCheckFailed") => {
-                        claims.push((i, found(reason.item(), lease)?));
-                        Ok(Next::Answered)
-                    }
-                    // Another transaction wrote this item at the same moment, and may itself
-                    // have been cancelled: only a record stops an act, so ask again.
-                    Some("TransactionConflict") => Ok(Next::Again),
-                    code => Err(refused("claim", code)),
-                }
-            })?;
-            if pending.is_empty() {
-                return Ok(claims);
-            }
-        }
-        Err(LedgerError::new(
-            "conflicting writes kept cancelling the claim",
-        ))
+        let item = |i: usize| self.claim_item(&keys[i], claimant, lease, now);
+        let refused_by = |i: usize, reason: &CancellationReason| {
+            claims.push((i, found(reason.item(), lease)?));
+            Ok(())
+        };
+        let won = self
+            .write_in_rounds(chunk, "claim", item, refused_by)
+            .await?;
+        claims.extend(won.into_iter().map(|i| (i, Claim::Won)));
+        Ok(claims)
     }
 
-    /// Settles or releases `entries[i]` for each `i` of `chunk` (at most 100).
+    /// Settles or releases `entries[i]` for each `i` of `chunk` (at most 100). A key this
+    /// lease no longer holds is the new holder's to settle: left alone.
     async fn settle_chunk(
         &self,
         entries: &[(DecisionKey, Settlement)],
@@ -332,28 +311,44 @@ impl DynamoLedger {
         lease: &Lease,
         now: u64,
     ) -> Result<(), LedgerError> {
+        let item = |i: usize| self.settle_item(&entries[i].0, entries[i].1, lease, now);
+        let left_alone = |_: usize, _: &CancellationReason| Ok(());
+        self.write_in_rounds(chunk, "settle", item, left_alone)
+            .await
+            .map(drop)
+    }
+
+    /// Writes `item(i)` for each `i` of `chunk` (at most 100), all or nothing, in rounds: after
+    /// a cancellation, each item whose condition failed goes to `refused_by` and is not written
+    /// again, a write that conflicted with another transaction is, and so are the items that
+    /// only fell with the others. Returns the items written.
+    async fn write_in_rounds(
+        &self,
+        chunk: &[usize],
+        operation: &str,
+        item: impl Fn(usize) -> Result<TransactWriteItem, LedgerError>,
+        mut refused_by: impl FnMut(usize, &CancellationReason) -> Result<(), LedgerError>,
+    ) -> Result<Vec<usize>, LedgerError> {
         let mut pending = chunk.to_vec();
         for _ in 0..MAX_ROUNDS {
-            let items = pending
-                .iter()
-                .map(|&i| self.settle_item(&entries[i].0, entries[i].1, lease, now))
-                .collect::<Result<_, _>>()?;
+            let items = pending.iter().map(|&i| item(i)).collect::<Result<_, _>>()?;
             let Transaction::Cancelled(reasons) = self.transact(items).await? else {
-                return Ok(());
+                return Ok(pending);
             };
-            // A key this lease no longer holds is the new holder's to settle: left alone.
-            pending = retried(&pending, &reasons, |_, reason| match reason.code() {
-                Some("ConditionalCheckFailed") => Ok(Next::Answered),
+            pending = retried(&pending, &reasons, |i, reason| match reason.code() {
+                Some("ConditionalCheckFailed") => refused_by(i, reason).map(|()| Next::Answered),
+                // The other transaction may itself have been cancelled: only a record stops
+                // an act, so ask again.
                 Some("TransactionConflict") => Ok(Next::Again),
-                code => Err(refused("settle", code)),
+                code => Err(refused(operation, code)),
             })?;
             if pending.is_empty() {
-                return Ok(());
+                return Ok(pending);
             }
         }
-        Err(LedgerError::new(
-            "conflicting writes kept cancelling the settle",
-        ))
+        Err(LedgerError::new(format!(
+            "conflicting writes kept cancelling the {operation}"
+        )))
     }
 }
 

@@ -125,8 +125,12 @@ impl<R: Revoker, Q: RetryQueue, L: Ledger> Decider<R, Q, L> {
             };
         }
 
-        // The users this instance does not know are claimed in the ledger, all at once.
-        let fresh: Vec<usize> = (0..prior.len()).filter(|&i| prior[i].is_none()).collect();
+        // The users this instance does not know are claimed in the ledger, all at once
+        // (without a ledger, nothing is gathered for it).
+        let fresh: Vec<usize> = match self.ledger {
+            Some(_) => (0..prior.len()).filter(|&i| prior[i].is_none()).collect(),
+            None => Vec::new(),
+        };
         let keys: Vec<DecisionKey> = fresh
             .iter()
             .map(|&i| key(&event, &event.owners[i].user))
