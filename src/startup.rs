@@ -62,7 +62,7 @@ impl Clients {
             dynamodb: config
                 .ledger_table
                 .as_ref()
-                .map(|_| aws_sdk_dynamodb::Client::new(sdk)),
+                .map(|_| crate::aws::dynamodb_client(sdk)),
         }
     }
 

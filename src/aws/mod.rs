@@ -10,6 +10,6 @@ mod transport;
 pub use ledger::DynamoLedger;
 pub use sdk::NoCredentials;
 pub(crate) use sdk::describe_sdk_error;
-pub(crate) use sdk::sdk_config;
+pub(crate) use sdk::{dynamodb_client, sdk_config};
 pub use secrets_manager::{SecretError, SecretStore};
 pub use transport::{aws_http_client, http_client};

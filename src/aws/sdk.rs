@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use aws_config::environment::EnvironmentVariableCredentialsProvider;
+use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_secretsmanager::config::ProvideCredentials;
@@ -37,6 +38,19 @@ pub(crate) async fn sdk_config(http: reqwest::Client) -> Result<SdkConfig, NoCre
         .http_client(super::transport::aws_http_client(http))
         .load()
         .await)
+}
+
+/// The ledger's DynamoDB client: the shared configuration without the SDK's own timers. Every
+/// ledger call is already bounded by its caller (the decider's `ledger_bound`, a fraction of a
+/// second), so the SDK's operation and attempt timeouts and its stalled-stream check (a
+/// throughput monitor and a one-second timer per attempt, for bodies of a few hundred bytes)
+/// would each only add a timer to every call on the hot path.
+pub(crate) fn dynamodb_client(sdk: &SdkConfig) -> aws_sdk_dynamodb::Client {
+    let config = aws_sdk_dynamodb::config::Builder::from(sdk)
+        .timeout_config(TimeoutConfig::disabled())
+        .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
 }
 
 /// The environment holds no AWS credentials.
