@@ -252,6 +252,11 @@ pub struct Device {
     pub id: Option<String>,
     pub serial_number: Option<String>,
     pub name: Option<String>,
+    /// The device's object in Entra ID (its `deviceId`, Intune's `azureADDeviceId`): what
+    /// device containment disables (README, "Device containment").
+    pub entra_device_id: Option<ObjectId>,
+    /// The operating system as the MDM reports it (Intune's `operatingSystem`), when known.
+    pub operating_system: Option<String>,
 }
 
 impl Device {

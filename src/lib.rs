@@ -38,6 +38,7 @@ pub mod config;
 pub mod dev;
 pub mod domain;
 pub mod http;
+pub mod intune;
 pub mod logging;
 pub mod microsoft;
 pub(crate) mod payload;

@@ -11,9 +11,10 @@ use std::sync::Arc;
 
 use aws_config::SdkConfig;
 
-use crate::aws::{DynamoLedger, NoCredentials, SecretStore};
+use crate::aws::{DynamoCheckpoint, DynamoLedger, NoCredentials, SecretStore};
 use crate::config::{Config, ConfigError};
 use crate::http::App;
+use crate::intune::{PollSettings, Poller};
 use crate::microsoft::{GraphClient, TokenClient};
 use crate::retry::SqsQueue;
 use crate::revocation::{Decider, Revoker};
@@ -24,6 +25,9 @@ pub type Graph = GraphClient<SecretStore>;
 pub type WebhookApp<R = Graph> = App<R, SqsQueue, DynamoLedger>;
 /// The retry function's state: the same decisions and ledger, with no queue of its own.
 pub type RetryDecider<R = Graph> = Decider<R, SqsQueue, DynamoLedger>;
+/// The Intune function's state: the same decisions, the retry queue, and the checkpoint in
+/// the ledger table.
+pub type IntunePoller = Poller<SecretStore, SqsQueue, DynamoLedger, DynamoCheckpoint>;
 
 /// Why an instance could not start.
 #[derive(Debug, thiserror::Error)]
@@ -162,6 +166,13 @@ impl Instance {
     /// The webhook with another act step (tests record calls instead of calling Graph).
     /// Without `RETRY_QUEUE_URL`, a revocation that cannot finish inline answers 503.
     pub fn webhook_with<R: Revoker>(self, revoker: R) -> WebhookApp<R> {
+        let queue = self.queue();
+        let ledger = self.ledger();
+        App::new(self.config, self.secrets, revoker, queue, ledger)
+    }
+
+    /// The retry queue, where one is configured.
+    fn queue(&self) -> Option<SqsQueue> {
         let queue = self
             .config
             .retry_queue_url
@@ -170,11 +181,11 @@ impl Instance {
             .map(|(url, sqs)| SqsQueue::new(sqs, url));
         if queue.is_none() {
             tracing::warn!(
-                "RETRY_QUEUE_URL is not set: revocations that cannot finish inline answer 503"
+                "RETRY_QUEUE_URL is not set: revocations that cannot finish inline are owed \
+                 to the sender's retry (503), or to the next Intune run"
             );
         }
-        let ledger = self.ledger();
-        App::new(self.config, self.secrets, revoker, queue, ledger)
+        queue
     }
 
     /// The retry function's decider. It has no queue: a job that fails again goes back to
@@ -188,5 +199,34 @@ impl Instance {
     pub fn retry_with<R: Revoker>(self, revoker: R) -> RetryDecider<R> {
         let ledger = self.ledger();
         Decider::new(self.config.policy(), revoker, None, ledger)
+    }
+
+    /// The Intune poller: it needs the ledger table, which holds its checkpoint and makes each
+    /// audit record count once, and refuses to start without it.
+    pub fn intune(self) -> Result<IntunePoller, InitError> {
+        let (Some(table), Some(dynamodb)) = (
+            self.config.ledger_table.clone(),
+            self.clients.dynamodb.clone(),
+        ) else {
+            return Err(ConfigError {
+                variable: "LEDGER_TABLE",
+                problem: "is required by the intune function (it holds the checkpoint and \
+                          makes each audit record count once) and not set"
+                    .to_owned(),
+            }
+            .into());
+        };
+        let settings = PollSettings {
+            lost_actions: self.config.intune_lost_actions.clone(),
+            lookback: self.config.intune_lookback,
+            disable_lost_devices: self.config.disable_lost_devices,
+            max_users: self.config.max_users_per_event,
+        };
+        let checkpoint = DynamoCheckpoint::new(dynamodb, table);
+        let graph = self.graph();
+        let queue = self.queue();
+        let ledger = self.ledger();
+        let decider = Decider::new(self.config.policy(), graph, queue, ledger);
+        Ok(Poller::new(decider, checkpoint, settings))
     }
 }

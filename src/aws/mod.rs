@@ -2,11 +2,13 @@
 //! SDK configuration, the Secrets Manager store that holds the function's secret, and the
 //! ledger of decisions in DynamoDB.
 
+mod checkpoint;
 mod ledger;
 mod sdk;
 mod secrets_manager;
 mod transport;
 
+pub use checkpoint::DynamoCheckpoint;
 pub use ledger::DynamoLedger;
 pub use sdk::NoCredentials;
 pub(crate) use sdk::describe_sdk_error;

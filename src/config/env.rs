@@ -57,6 +57,12 @@ pub struct Config {
     pub ledger_table: Option<String>,
     /// How long the ledger remembers a settled decision.
     pub ledger_ttl: Duration,
+    /// Disable the Entra device object of a lost Windows device (README, "Device containment").
+    pub disable_lost_devices: bool,
+    /// Intune `remoteAction` names that mean a device is lost (the `intune` function).
+    pub intune_lost_actions: Vec<String>,
+    /// How far back the `intune` function's first run reads.
+    pub intune_lookback: Duration,
 }
 
 /// The AWS SDK's endpoint overrides for the services the function calls.
@@ -120,6 +126,11 @@ impl Config {
             retry_queue_url: vars.queue_url("RETRY_QUEUE_URL")?,
             ledger_table: vars.table("LEDGER_TABLE")?,
             ledger_ttl: DAY * vars.number("LEDGER_TTL_DAYS", 7, 1..=365)? as u32,
+            disable_lost_devices: vars.boolean("DISABLE_LOST_DEVICES", false)?,
+            intune_lost_actions: vars.remote_actions("INTUNE_LOST_ACTIONS")?,
+            intune_lookback: Duration::from_secs(
+                60 * vars.number("INTUNE_LOOKBACK_MINUTES", 60, 1..=10_080)?,
+            ),
         })
         .and_then(|config| {
             vars.aws_endpoints()?;
@@ -133,6 +144,7 @@ impl Config {
             protected_users: self.protected_users.clone(),
             dry_run: self.dry_run,
             max_users_per_event: self.max_users_per_event,
+            disable_lost_devices: self.disable_lost_devices,
         }
     }
 
@@ -202,6 +214,24 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
                 .map(str::to_owned)
                 .collect(),
         }
+    }
+
+    /// Intune `remoteAction` names, each one Graph defines (spelled as Graph does), at least one.
+    fn remote_actions(&self, name: &'static str) -> Result<Vec<String>, ConfigError> {
+        let actions = self.list(name, &["enableLostMode"]);
+        if let Some(unknown) = actions.iter().find(|a| !crate::intune::is_remote_action(a)) {
+            return Err(err(
+                name,
+                &format!(
+                    "names {unknown:?}, which is not an Intune remoteAction \
+                     (for example enableLostMode, remoteLock, factoryReset)"
+                ),
+            ));
+        }
+        if actions.is_empty() {
+            return Err(err(name, "names no action"));
+        }
+        Ok(actions)
     }
 
     fn user_list(&self, name: &'static str) -> Result<Vec<UserRef>, ConfigError> {

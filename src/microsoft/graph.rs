@@ -13,8 +13,8 @@ use tokio::time::Instant;
 
 use super::credentials::CredentialSource;
 use super::token::TokenClient;
-use crate::domain::{LostDeviceEvent, UserRef};
-use crate::revocation::{GraphReceipt, Revocation, Revoker};
+use crate::domain::{LostDeviceEvent, ObjectId, UserRef};
+use crate::revocation::{Containment, GraphReceipt, Revocation, Revoker};
 
 /// Which Graph action revokes the sessions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,10 +79,10 @@ fn path_for(text: &str) -> String {
 /// Calls Graph to revoke sessions; built once per instance, shared by every request.
 #[derive(Debug)]
 pub struct GraphClient<C> {
-    http: reqwest::Client,
-    graph_url: String,
+    pub(super) http: reqwest::Client,
+    pub(super) graph_url: String,
     action: RevokeAction,
-    tokens: TokenClient<C>,
+    pub(super) tokens: TokenClient<C>,
 }
 
 /// What one attempt tells the retry loop.
@@ -100,14 +100,14 @@ const BACKOFF_CAP: Duration = Duration::from_secs(2);
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 
 /// Exponential backoff with "equal jitter": half fixed, half random.
-fn backoff(attempt: u32) -> Duration {
+pub(super) fn backoff(attempt: u32) -> Duration {
     let exp = BACKOFF_BASE
         .saturating_mul(1 << attempt.min(10))
         .min(BACKOFF_CAP);
     exp / 2 + exp.mul_f64(fastrand::f64() / 2.0)
 }
 
-fn retry_after(response: &reqwest::Response) -> Option<Duration> {
+pub(super) fn retry_after(response: &reqwest::Response) -> Option<Duration> {
     response
         .headers()
         .get("retry-after")?
@@ -266,7 +266,7 @@ impl<C: CredentialSource> GraphClient<C> {
 /// A fresh `client-request-id`: a version 4 GUID, the form Microsoft adopts as the request's
 /// correlation id. It must be unique, not secret, so the thread's fast generator serves,
 /// without a getrandom(2) system call per request.
-fn client_request_id() -> uuid::Uuid {
+pub(super) fn client_request_id() -> uuid::Uuid {
     uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes()).into_uuid()
 }
 
@@ -301,6 +301,10 @@ impl<C: CredentialSource> Revoker for GraphClient<C> {
                 }
             }
         }
+    }
+
+    async fn disable_device(&self, device: &ObjectId, deadline: Instant) -> Containment {
+        super::devices::disable(self, device, deadline).await
     }
 }
 

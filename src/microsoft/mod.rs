@@ -2,11 +2,14 @@
 //! app's credentials and where they come from ([`CredentialSource`]), app-only tokens from
 //! Entra ID, and the Graph call that signs a user out.
 
+mod calls;
 mod cloud;
 mod credentials;
+mod devices;
 mod graph;
 mod token;
 
+pub use calls::{GraphAnswer, GraphUnavailable};
 pub use cloud::Cloud;
 pub use credentials::{
     CertificateCredential, CertificateError, ClientCredential, CredentialSource, CredentialsError,

@@ -94,10 +94,16 @@ fn device(data: &Fields) -> Result<Device, PayloadError> {
     let text = |key: &str| -> Result<Option<String>, PayloadError> {
         Ok(device.str(key)?.map(|s| bounded(s.to_owned())))
     };
+    let entra_device_id = match device.str("entra_device_id")? {
+        Some(raw) => Some(ObjectId::parse(raw).map_err(|e| device.error("entra_device_id", e))?),
+        None => None,
+    };
     Ok(Device {
         id: text("id")?,
         serial_number: text("serial_number")?,
         name: text("name")?,
+        entra_device_id,
+        operating_system: None,
     })
 }
 

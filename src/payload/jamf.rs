@@ -161,6 +161,7 @@ fn owned_device(entry: &Fields, user_domain: Option<&str>) -> (Option<UserRef>, 
         id: text("udid"),
         serial_number: text("serialNumber"),
         name: text("deviceName"),
+        ..Device::default()
     };
     (user, device)
 }

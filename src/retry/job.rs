@@ -34,6 +34,9 @@ impl RetryJob {
                 id: d.id.as_deref().map(cut),
                 serial_number: d.serial_number.as_deref().map(cut),
                 name: d.name.as_deref().map(cut),
+                // Containment is the webhook's, done when it first decided the event.
+                entra_device_id: None,
+                operating_system: None,
             })
             .collect();
         Self {
@@ -173,6 +176,8 @@ impl From<WireDevice> for Device {
             id: d.id,
             serial_number: d.serial_number,
             name: d.name,
+            entra_device_id: None,
+            operating_system: None,
         }
     }
 }

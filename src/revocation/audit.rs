@@ -2,8 +2,8 @@
 //! nobody), under the `audit` target, so a log query can select exactly these lines. Fields are
 //! identifiers and outcomes only: never a secret, token or signature.
 
-use crate::domain::{Device, EventId, LostDeviceEvent, Owner, Source};
-use crate::revocation::{GraphReceipt, UserOutcome};
+use crate::domain::{Device, EventId, LostDeviceEvent, ObjectId, Owner, Source, UserRef};
+use crate::revocation::{Containment, GraphReceipt, UserOutcome};
 
 fn device_labels(devices: &[Device]) -> String {
     devices
@@ -91,6 +91,47 @@ pub(crate) fn unowned_device(event: &LostDeviceEvent, device: &Device) {
         outcome = "no_user",
         "lost device names no user (check the MDM record's username, or set USER_DOMAIN)"
     );
+}
+
+/// What containment did to one lost device's Entra object (`outcome` `device_disabled`,
+/// `device_not_disableable`, `device_dry_run` or `device_disable_failed`, with the reason). A
+/// failure is raised to ERROR: the device keeps its tokens until someone disables it.
+pub(crate) fn device_containment(
+    event: &LostDeviceEvent,
+    user: &UserRef,
+    device: &Device,
+    containment: &Containment,
+) {
+    let entra_device_id = device.entra_device_id.as_ref().map(ObjectId::as_str);
+    let (reason, graph_request_id) = match containment {
+        Containment::Disabled { request_id } => ("Entra device disabled", request_id.as_deref()),
+        Containment::DryRun => ("dry run: the Entra device would be disabled", None),
+        Containment::NotDisableable(reason) | Containment::Failed(reason) => {
+            (reason.as_str(), None)
+        }
+    };
+    macro_rules! line {
+        ($level:ident) => {
+            tracing::$level!(
+                target: "audit",
+                source = %event.source,
+                event_id = %event.id,
+                device_serial = device.label(),
+                device_name = device.name.as_deref(),
+                entra_device_id,
+                operating_system = device.operating_system.as_deref(),
+                user = %user,
+                outcome = containment.as_str(),
+                graph_request_id,
+                "{}", reason
+            )
+        };
+    }
+    match containment {
+        Containment::Disabled { .. } | Containment::DryRun => line!(info),
+        Containment::NotDisableable(_) => line!(warn),
+        Containment::Failed(_) => line!(error),
+    }
 }
 
 /// An authenticated event that led to no action on anyone.

@@ -10,6 +10,7 @@ use futures_util::{StreamExt, stream};
 use tokio::time::Instant;
 
 use super::audit;
+use super::containment::contain_devices;
 use super::dedupe::Dedupe;
 use super::ledger::{Claim, Claimant, DecisionKey, Lease, Ledger, Settled, Settlement};
 use super::outcome::{Decision, Outcome, Report, Revocation, UserOutcome, UserResult};
@@ -215,6 +216,7 @@ impl<R: Revoker, Q: RetryQueue, L: Ledger> Decider<R, Q, L> {
             decision => decision.into(),
         };
         audit::user_decision(event, owner, outcome, decision.receipt(), None);
+        contain_devices(&self.policy, &self.revoker, event, owner, outcome, deadline).await;
         UserResult {
             user: owner.user.clone(),
             outcome,
@@ -374,13 +376,16 @@ fn key(event: &LostDeviceEvent, user: &UserRef) -> DecisionKey {
     (event.source.clone(), event.id.clone(), user.clone())
 }
 
-/// The fakes' view, for tests of this module and of the status map.
-#[cfg(test)]
 impl<R, Q, L> Decider<R, Q, L> {
+    /// The act step: the Intune poller reads through the same Graph client.
     pub(crate) fn revoker(&self) -> &R {
         &self.revoker
     }
+}
 
+/// The fakes' view, for tests of this module and of the status map.
+#[cfg(test)]
+impl<R, Q, L> Decider<R, Q, L> {
     pub(crate) fn queue(&self) -> Option<&Q> {
         self.queue.as_ref()
     }

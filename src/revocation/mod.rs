@@ -6,6 +6,7 @@
 //! `aws/`. Nothing here knows about tokens, HTTP, SQS or DynamoDB.
 
 pub(crate) mod audit;
+mod containment;
 mod decider;
 mod dedupe;
 mod ledger;
@@ -15,6 +16,7 @@ mod seams;
 #[cfg(test)]
 pub(crate) mod testing;
 
+pub use containment::Containment;
 pub use decider::{Decider, JobDecision};
 pub use ledger::{Claim, Claimant, DecisionKey, Lease, Ledger, LedgerError, Settled, Settlement};
 pub use outcome::{Decision, GraphReceipt, Outcome, Report, Revocation, UserOutcome, UserResult};

@@ -10,6 +10,8 @@ pub struct Policy {
     /// More users than this in one event is refused whole: the bound on what one (possibly
     /// leaked) webhook credential can do in one request.
     pub max_users_per_event: usize,
+    /// Disable the Entra device object of each lost device that has one (Windows only).
+    pub disable_lost_devices: bool,
 }
 
 impl Default for Policy {
@@ -18,6 +20,7 @@ impl Default for Policy {
             protected_users: Vec::new(),
             dry_run: false,
             max_users_per_event: 50,
+            disable_lost_devices: false,
         }
     }
 }

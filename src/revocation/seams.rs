@@ -6,10 +6,12 @@ use std::future::Future;
 
 use tokio::time::Instant;
 
+use super::containment::Containment;
 use super::outcome::Revocation;
-use crate::domain::{LostDeviceEvent, Owner, UserRef};
+use crate::domain::{LostDeviceEvent, ObjectId, Owner, UserRef};
 
-/// Signs one user out everywhere, giving up with `Transient` at `deadline`. The production
+/// The acts on Microsoft's side: signs one user out everywhere, giving up with `Transient` at
+/// `deadline`; and disables a lost device's Entra object (containment). The production
 /// implementation calls Microsoft Graph; tests substitute a recording fake.
 pub trait Revoker: Send + Sync {
     fn revoke(
@@ -18,6 +20,13 @@ pub trait Revoker: Send + Sync {
         user: &UserRef,
         deadline: Instant,
     ) -> impl Future<Output = Revocation> + Send;
+
+    /// Disables the Entra device whose `deviceId` is `device`, by `deadline`.
+    fn disable_device(
+        &self,
+        device: &ObjectId,
+        deadline: Instant,
+    ) -> impl Future<Output = Containment> + Send;
 }
 
 /// Where a revocation still owed at the inline deadline goes, to be acted on again later.

@@ -9,15 +9,19 @@ use std::time::SystemTime;
 use tokio::time::Instant;
 
 use super::{
-    Claim, Claimant, Decider, DecisionKey, GraphReceipt, Lease, Ledger, LedgerError, Policy,
-    QueueError, RetryQueue, Revocation, Revoker, Settled, Settlement,
+    Claim, Claimant, Containment, Decider, DecisionKey, GraphReceipt, Lease, Ledger, LedgerError,
+    Policy, QueueError, RetryQueue, Revocation, Revoker, Settled, Settlement,
 };
-use crate::domain::{Device, EventId, LossKind, LostDeviceEvent, Owner, Parsed, Source, UserRef};
+use crate::domain::{
+    Device, EventId, LossKind, LostDeviceEvent, ObjectId, Owner, Parsed, Source, UserRef,
+};
 
 /// Records every call and answers from a fixed list per user (default: revoked).
 #[derive(Default)]
 pub(crate) struct Recording {
     calls: Mutex<Vec<String>>,
+    /// The Entra device ids it was asked to disable.
+    pub(crate) disabled: Mutex<Vec<String>>,
     answers: Vec<(&'static str, Revocation)>,
 }
 
@@ -33,6 +37,14 @@ impl Revoker for Recording {
             .iter()
             .find(|(u, _)| *u == user.as_str())
             .map_or(Revocation::Revoked(GraphReceipt::default()), |(_, r)| *r)
+    }
+
+    async fn disable_device(&self, device: &ObjectId, _deadline: Instant) -> Containment {
+        self.disabled
+            .lock()
+            .unwrap()
+            .push(device.as_str().to_owned());
+        Containment::Disabled { request_id: None }
     }
 }
 

@@ -1,0 +1,227 @@
+//! Graph calls other than the revoke (the Intune reads, the device update), under the revoke's
+//! rules: the instance's token, one fresh token after a 401, 429 and 5xx (and connection
+//! failures) retried while the deadline allows, honouring `Retry-After`, else backing off with
+//! jitter; a fresh `client-request-id` on each attempt. Any other status is the caller's to
+//! read: only the caller knows what a 400 or a 404 means for its call.
+
+use reqwest::{Method, StatusCode};
+use tokio::time::Instant;
+
+use super::credentials::CredentialSource;
+use super::graph::{GraphClient, backoff, client_request_id, retry_after};
+
+/// The longest body read from Graph: a page of Intune audit records is tens of KB.
+const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
+
+/// Graph's answer to a call: any status but the retried ones.
+#[derive(Debug, Clone)]
+pub struct GraphAnswer {
+    pub status: StatusCode,
+    /// Graph's `request-id`, for the log and a support case.
+    pub request_id: String,
+    pub body: Vec<u8>,
+}
+
+impl GraphAnswer {
+    /// Graph's error `code` and `message` (`{"error":{"code","message"}}`), for a log line or
+    /// an audit reason; empty when the body is not Graph's error shape.
+    pub fn error_text(&self) -> String {
+        let parsed: Option<serde_json::Value> = serde_json::from_slice(&self.body).ok();
+        let error = parsed.as_ref().and_then(|v| v.get("error"));
+        let field = |name: &str| {
+            error
+                .and_then(|e| e.get(name))
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("")
+                .chars()
+                .take(300)
+                .collect::<String>()
+        };
+        match (field("code"), field("message")) {
+            (code, message) if code.is_empty() && message.is_empty() => String::new(),
+            (code, message) => format!("{code}: {message}"),
+        }
+    }
+}
+
+/// No answer to act on by the deadline, or no token to ask with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GraphUnavailable {
+    /// Throttling, outages or timeouts outlasted the deadline: try again later.
+    #[error("Graph did not answer in time: {0}")]
+    Transient(String),
+    /// The function cannot get a token as deployed (credentials, secret, tenant).
+    #[error("cannot get a token: {0}")]
+    Misconfigured(String),
+}
+
+impl<C: CredentialSource> GraphClient<C> {
+    /// `{graph_url}/{path}`: `path` starts with the version (`beta/…`, `v1.0/…`).
+    pub(crate) fn graph_url_for(&self, path: &str) -> String {
+        format!("{}/{}", self.graph_url, path)
+    }
+
+    /// Whether `url` is on the configured Graph host (scheme, host and port): a link Graph
+    /// hands back (`@odata.nextLink`) is followed only there, so a forged or corrupted link
+    /// can never carry the app's token anywhere else.
+    pub(crate) fn is_graph_url(&self, url: &str) -> bool {
+        let origin = |u: &str| {
+            reqwest::Url::parse(u).ok().map(|u| {
+                (
+                    u.scheme().to_owned(),
+                    u.host_str().map(str::to_ascii_lowercase),
+                    u.port_or_known_default(),
+                )
+            })
+        };
+        matches!((origin(url), origin(&self.graph_url)), (Some(a), Some(b)) if a == b)
+    }
+
+    /// Sends `method url` with `body` (JSON) until Graph gives an answer that is not retried,
+    /// or `deadline`.
+    pub(crate) async fn call(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&serde_json::Value>,
+        deadline: Instant,
+    ) -> Result<GraphAnswer, GraphUnavailable> {
+        let mut fresh_token = false;
+        let mut attempt: u32 = 0;
+        loop {
+            let last = match self
+                .call_once(&method, url, body, deadline, fresh_token)
+                .await
+            {
+                Attempt::Answered(answer) => return Ok(answer),
+                Attempt::Misconfigured(e) => return Err(GraphUnavailable::Misconfigured(e)),
+                Attempt::NewToken => {
+                    fresh_token = true;
+                    continue;
+                }
+                Attempt::Retry { wait, why } => (wait, why),
+            };
+            let (wait, why) = last;
+            let wait = wait.unwrap_or_else(|| backoff(attempt));
+            attempt += 1;
+            let resume = Instant::now().checked_add(wait);
+            if resume.is_none_or(|at| at >= deadline) {
+                return Err(GraphUnavailable::Transient(format!(
+                    "{why} (after {attempt} attempts)"
+                )));
+            }
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    async fn call_once(
+        &self,
+        method: &Method,
+        url: &str,
+        body: Option<&serde_json::Value>,
+        deadline: Instant,
+        fresh_token: bool,
+    ) -> Attempt {
+        let token = match self.tokens.token(deadline).await {
+            Ok(token) => token,
+            Err(e) if e.is_transient() => {
+                return Attempt::Retry {
+                    wait: None,
+                    why: e.to_string(),
+                };
+            }
+            Err(e) => return Attempt::Misconfigured(e.to_string()),
+        };
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let client_request_id = client_request_id();
+        let mut request = self
+            .http
+            .request(method.clone(), url)
+            .header(
+                reqwest::header::AUTHORIZATION,
+                token.authorization().clone(),
+            )
+            .header("client-request-id", client_request_id.to_string())
+            .header("return-client-request-id", "true")
+            .timeout(remaining);
+        request = match body {
+            Some(body) => request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.to_string()),
+            None => request.header(reqwest::header::CONTENT_LENGTH, "0"),
+        };
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(e) => {
+                return Attempt::Retry {
+                    wait: None,
+                    why: if e.is_timeout() {
+                        "timed out".to_owned()
+                    } else {
+                        "no answer".to_owned()
+                    },
+                };
+            }
+        };
+        let status = response.status();
+        let request_id = response
+            .headers()
+            .get("request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        tracing::debug!(%method, status = status.as_u16(), request_id, %client_request_id, "Graph answered");
+        match status {
+            StatusCode::UNAUTHORIZED if !fresh_token => {
+                self.tokens.invalidate(&token).await;
+                return Attempt::NewToken;
+            }
+            StatusCode::TOO_MANY_REQUESTS
+            | StatusCode::INTERNAL_SERVER_ERROR
+            | StatusCode::BAD_GATEWAY
+            | StatusCode::SERVICE_UNAVAILABLE
+            | StatusCode::GATEWAY_TIMEOUT
+            | StatusCode::UNAUTHORIZED => {
+                return Attempt::Retry {
+                    wait: retry_after(&response),
+                    why: format!("Graph answered {}", status.as_u16()),
+                };
+            }
+            _ => {}
+        }
+        match read_limited(response).await {
+            Some(body) => Attempt::Answered(GraphAnswer {
+                status,
+                request_id,
+                body,
+            }),
+            None => Attempt::Retry {
+                wait: None,
+                why: "the answer could not be read".to_owned(),
+            },
+        }
+    }
+}
+
+/// What one attempt tells the loop.
+enum Attempt {
+    Answered(GraphAnswer),
+    Retry {
+        wait: Option<std::time::Duration>,
+        why: String,
+    },
+    NewToken,
+    Misconfigured(String),
+}
+
+/// The body, or `None` when it breaks off or is larger than [`MAX_ANSWER_BYTES`].
+async fn read_limited(mut response: reqwest::Response) -> Option<Vec<u8>> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.ok()? {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return None;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Some(body)
+}
