@@ -4,12 +4,14 @@
 
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::graph_path::{self, Action, Target};
+use crate::intune;
 use crate::records::{Fault, GraphCall, Revocation};
 use crate::stamp::{graph_date, guid};
 use crate::state::{Shared, TokenStatus};
@@ -21,14 +23,18 @@ const CHALLENGE: &str = "Bearer realm=\"\", \
 
 /// An error reply in Graph's terms.
 #[derive(Debug)]
-struct GraphError {
+pub(crate) struct GraphError {
     status: StatusCode,
     code: &'static str,
     message: String,
     retry_after: Option<u64>,
 }
 
-fn graph_error(status: StatusCode, code: &'static str, message: impl Into<String>) -> GraphError {
+pub(crate) fn graph_error(
+    status: StatusCode,
+    code: &'static str,
+    message: impl Into<String>,
+) -> GraphError {
     GraphError {
         status,
         code,
@@ -57,6 +63,7 @@ pub(crate) async fn handle(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    body: Bytes,
 ) -> Response {
     let ids = Ids {
         request_id: guid(),
@@ -78,7 +85,7 @@ pub(crate) async fn handle(
         client_request_id: ids.client_request_id.clone(),
     };
     let index = shared.write(|s| s.begin_graph_call(call));
-    let outcome = serve(&shared, &method, &headers, route, &ids).await;
+    let outcome = serve(&shared, &method, &uri, &headers, &body, route, &ids).await;
     let (response, note) = match outcome {
         Ok(response) => (response, String::new()),
         Err(error) => {
@@ -98,11 +105,18 @@ pub(crate) async fn handle(
 async fn serve(
     shared: &Shared,
     method: &Method,
+    uri: &Uri,
     headers: &HeaderMap,
+    body: &[u8],
     route: Result<Target, graph_path::Rejected>,
     ids: &Ids,
 ) -> Result<Response, GraphError> {
     authenticate(shared, headers)?;
+    if intune::serves(uri.path()) {
+        return intune::serve(shared, method, uri, body)
+            .await
+            .map(|response| with_ids(response, ids));
+    }
     let target =
         route.map_err(|r| graph_error(StatusCode::BAD_REQUEST, "BadRequest", r.message))?;
     if method != Method::POST {
@@ -159,7 +173,7 @@ fn authenticate(shared: &Shared, headers: &HeaderMap) -> Result<(), GraphError> 
 }
 
 /// The reply an injected fault forces; `Slow` waits and lets the request through.
-async fn apply_fault(fault: Option<Fault>) -> Option<GraphError> {
+pub(crate) async fn apply_fault(fault: Option<Fault>) -> Option<GraphError> {
     let error = match fault? {
         Fault::Slow(delay) => {
             tokio::time::sleep(delay).await;

@@ -13,6 +13,7 @@ mod control;
 mod entra;
 mod graph;
 mod graph_path;
+mod intune;
 mod records;
 mod stamp;
 mod state;
@@ -24,6 +25,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use intune::{AuditFilter, ManagedDevice};
 pub use records::{Fault, GraphCall, Revocation, TokenAttempt, TokenFault};
 
 use state::Shared;
@@ -193,6 +195,49 @@ impl Standin {
         let certificate = certificate.map_err(invalid_input)?;
         self.shared.write(|s| s.certificate = certificate);
         Ok(())
+    }
+
+    /// Adds Intune audit records (`remoteActionAudit` objects), listed in this order.
+    pub fn add_audit_records(&self, records: Vec<serde_json::Value>) {
+        self.shared.write(|s| s.audits.extend(records));
+    }
+
+    /// How many audit records one page holds (default 50).
+    pub fn set_audit_page_size(&self, size: usize) {
+        self.shared.write(|s| s.audit_page_size = size.max(1));
+    }
+
+    /// What the audit list does with `$filter` (default: honoured).
+    pub fn set_audit_filter(&self, filter: AuditFilter) {
+        self.shared.write(|s| s.audit_filter = filter);
+    }
+
+    /// Makes `@odata.nextLink` point at `base` (scheme and host) instead of this stand-in.
+    pub fn set_next_link_base(&self, base: &str) {
+        self.shared
+            .write(|s| s.next_link_base = Some(base.to_owned()));
+    }
+
+    /// Adds a managed device, with its Entra device object (enabled).
+    pub fn add_managed_device(&self, device: ManagedDevice) {
+        self.shared.write(|s| s.managed_devices.push(device));
+    }
+
+    /// The managed devices as they are now (`account_enabled` shows containment).
+    pub fn managed_devices(&self) -> Vec<ManagedDevice> {
+        self.shared.read(|s| s.managed_devices.clone())
+    }
+
+    /// The next audit listing requests get these faults in order.
+    pub fn fail_next_listing(&self, faults: Vec<Fault>) {
+        self.shared
+            .write(|s| s.queue_faults("intune:listing", faults));
+    }
+
+    /// The next requests about the Entra device `device_id` (its PATCH) get these faults.
+    pub fn fail_next_device(&self, device_id: &str, faults: Vec<Fault>) {
+        self.shared
+            .write(|s| s.queue_faults(&format!("device:{device_id}"), faults));
     }
 
     /// Every token issued so far is now expired: Graph answers 401 to each.

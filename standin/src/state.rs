@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::Config;
 use crate::assertion::Certificate;
+use crate::intune::{AuditFilter, ManagedDevice};
 use crate::records::{Fault, GraphCall, Revocation, TokenAttempt, TokenFault};
 
 /// Shared between the handlers and the [`crate::Standin`] handle.
@@ -30,8 +31,15 @@ pub(crate) struct State {
     pub(crate) token_faults: VecDeque<TokenFault>,
     pub(crate) graph_calls: Vec<GraphCall>,
     pub(crate) revocations: Vec<Revocation>,
-    /// Lower-cased decoded user → faults still to serve.
+    /// Lower-cased decoded user (or `intune:listing`, `device:{id}`) → faults still to serve.
     user_faults: HashMap<String, VecDeque<Fault>>,
+    /// Intune's audit records, in the order added.
+    pub(crate) audits: Vec<serde_json::Value>,
+    pub(crate) audit_page_size: usize,
+    pub(crate) audit_filter: AuditFilter,
+    /// Where `@odata.nextLink` points (default: this stand-in).
+    pub(crate) next_link_base: Option<String>,
+    pub(crate) managed_devices: Vec<ManagedDevice>,
 }
 
 /// Whether Graph accepts a bearer token.
@@ -52,6 +60,7 @@ impl Shared {
         let state = State {
             client_secrets: config.client_secrets.clone(),
             certificate,
+            audit_page_size: 50,
             ..State::default()
         };
         Ok(Shared {

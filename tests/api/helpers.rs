@@ -9,10 +9,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
 use lambda_http::http::StatusCode;
 use revoker::config::{AppSecret, Config};
-use revoker::domain::{LostDeviceEvent, UserRef};
+use revoker::domain::{LostDeviceEvent, ObjectId, UserRef};
 use revoker::http;
-use revoker::revocation::{GraphReceipt, Revocation, Revoker};
-use revoker::startup::{Clients, Graph, Instance, WebhookApp};
+use revoker::revocation::{Containment, GraphReceipt, Revocation, Revoker};
+use revoker::startup::{Clients, Graph, Instance, IntunePoller, WebhookApp};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -240,6 +240,14 @@ impl Revoker for RecordingRevoker {
             .copied()
             .unwrap_or(Revocation::Revoked(GraphReceipt::default()))
     }
+
+    async fn disable_device(&self, device: &ObjectId, _deadline: Instant) -> Containment {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("disable {}", device.as_str()));
+        Containment::Disabled { request_id: None }
+    }
 }
 
 pub struct TestApp<R = RecordingRevoker> {
@@ -308,6 +316,30 @@ pub async fn spawn_graph_app(mut setup: Setup, standin: &standin::Standin) -> Te
         secret_name: parts.secret_name,
         secret: parts.secret,
     }
+}
+
+/// The Intune function as bin `intune` builds it, its Graph client pointed at `standin` and
+/// its checkpoint and ledger in `table`.
+pub async fn intune_poller(
+    standin: &standin::Standin,
+    table: &str,
+    extra: &[(&'static str, &str)],
+) -> IntunePoller {
+    let mut env = vec![
+        ("LEDGER_TABLE", table.to_owned()),
+        ("ENTRA_AUTHORITY_URL", standin.url()),
+        ("GRAPH_URL", standin.url()),
+    ];
+    env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+    let parts = prepare(Setup {
+        env,
+        ..Setup::default()
+    })
+    .await;
+    Instance::build(parts.config, parts.clients)
+        .await
+        .intune()
+        .expect("the intune function starts with a ledger table")
 }
 
 struct Parts {

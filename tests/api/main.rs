@@ -4,6 +4,7 @@
 mod durability;
 mod events;
 mod helpers;
+mod intune;
 #[path = "../support/invariants.rs"]
 mod invariants;
 mod layout;
