@@ -27,7 +27,7 @@ pub type WebhookApp<R = Graph> = App<R, SqsQueue, DynamoLedger>;
 pub type RetryDecider<R = Graph> = Decider<R, SqsQueue, DynamoLedger>;
 /// The Intune function's state: the same decisions, the retry queue, and the checkpoint in
 /// the ledger table.
-pub type IntunePoller = Poller<SecretStore, SqsQueue, DynamoLedger, DynamoCheckpoint>;
+pub type IntunePoller<R = Graph> = Poller<R, SqsQueue, DynamoLedger, DynamoCheckpoint>;
 
 /// Why an instance could not start.
 #[derive(Debug, thiserror::Error)]

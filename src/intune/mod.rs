@@ -4,10 +4,12 @@
 //! hands it to the same decider as a webhook; the checkpoint lives in the ledger table.
 
 mod checkpoint;
-mod listing;
 mod poller;
 mod record;
+mod source;
 
 pub use checkpoint::{Checkpoint, CheckpointStore};
 pub use poller::{OVERLAP, PollSettings, Poller, RunError, RunReport};
+pub use record::AuditRecord;
 pub use record::is_remote_action;
+pub use source::{AuditSource, ListError, ManagedDevice, Page};

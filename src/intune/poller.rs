@@ -23,12 +23,11 @@ use time::OffsetDateTime;
 use tokio::time::Instant;
 
 use super::checkpoint::{Checkpoint, CheckpointStore};
-use super::listing::{self, ListError, Page};
 use super::record::AuditRecord;
+use super::source::{AuditSource, ListError, Page};
 use crate::domain::{LostDeviceEvent, Parsed, Source};
-use crate::microsoft::{CredentialSource, GraphClient};
 use crate::revocation::{
-    Decider, Ledger, LedgerError, Outcome, Report, RetryQueue, UserOutcome, audit,
+    Decider, Ledger, LedgerError, Outcome, Report, RetryQueue, Revoker, UserOutcome, audit,
 };
 
 /// How far before the checkpoint each pass reads again.
@@ -57,8 +56,9 @@ pub struct PollSettings {
 
 /// The Intune poller: built once per instance.
 #[derive(Debug)]
-pub struct Poller<C, Q, L, S> {
-    decider: Decider<GraphClient<C>, Q, L>,
+pub struct Poller<R, Q, L, S> {
+    /// The decider; its act step (`R`, Graph) is also where the records are read.
+    decider: Decider<R, Q, L>,
     checkpoint: S,
     settings: PollSettings,
     source: Source,
@@ -110,18 +110,14 @@ enum Stop {
     Stuck(String),
 }
 
-impl<C, Q, L, S> Poller<C, Q, L, S>
+impl<R, Q, L, S> Poller<R, Q, L, S>
 where
-    C: CredentialSource,
+    R: Revoker + AuditSource,
     Q: RetryQueue,
     L: Ledger,
     S: CheckpointStore,
 {
-    pub fn new(
-        decider: Decider<GraphClient<C>, Q, L>,
-        checkpoint: S,
-        settings: PollSettings,
-    ) -> Self {
+    pub fn new(decider: Decider<R, Q, L>, checkpoint: S, settings: PollSettings) -> Self {
         Self {
             decider,
             checkpoint,
@@ -214,8 +210,8 @@ where
     ) -> Result<(Vec<(String, Page)>, Stop, bool), RunError> {
         let graph = self.decider.revoker();
         let mut link = match stored.and_then(|c| c.next_link.clone()) {
-            Some(link) if graph.is_graph_url(&link) => link,
-            _ => listing::first_url(graph, from, self.filter.load(Ordering::Relaxed)),
+            Some(link) if graph.may_follow(&link) => link,
+            _ => graph.first_page(from, self.filter.load(Ordering::Relaxed)),
         };
         let mut resumed = stored.is_some_and(|c| c.next_link.is_some());
         let mut pages: Vec<(String, Page)> = Vec::new();
@@ -223,18 +219,18 @@ where
             if pages.len() >= MAX_PAGES || Instant::now() >= read_until {
                 return Ok((pages, Stop::Unread(link), false));
             }
-            let page = match listing::page(
-                graph,
-                &link,
-                read_until.max(Instant::now() + Duration::from_secs(1)),
-            )
-            .await
+            let page = match graph
+                .page(
+                    &link,
+                    read_until.max(Instant::now() + Duration::from_secs(1)),
+                )
+                .await
             {
                 Ok(page) => page,
                 Err(e) if pages.is_empty() && e.is_bad_request() && resumed => {
                     tracing::warn!(error = %e, "the stored link is no longer valid; the pass starts again from the checkpoint");
                     resumed = false;
-                    link = listing::first_url(graph, from, self.filter.load(Ordering::Relaxed));
+                    link = graph.first_page(from, self.filter.load(Ordering::Relaxed));
                     continue;
                 }
                 Err(e)
@@ -243,7 +239,7 @@ where
                         && self.filter.swap(false, Ordering::Relaxed) =>
                 {
                     tracing::warn!(error = %e, "Graph does not take $filter on requestDateTime; listing without it");
-                    link = listing::first_url(graph, from, false);
+                    link = graph.first_page(from, false);
                     continue;
                 }
                 Err(e) if pages.is_empty() => return Err(RunError::Listing(e.to_string())),
@@ -257,7 +253,7 @@ where
             pages.push((this.clone(), page));
             match next {
                 None => return Ok((pages, Stop::End, false)),
-                Some(next) if graph.is_graph_url(&next) => link = next,
+                Some(next) if graph.may_follow(&next) => link = next,
                 Some(_) => {
                     tracing::error!(
                         "Graph's @odata.nextLink points to another host; not followed (the \
@@ -357,7 +353,7 @@ where
             .as_deref()
             .filter(|_| self.settings.disable_lost_devices && record.owner.is_some());
         if let Some(id) = lookup {
-            match listing::managed_device(self.decider.revoker(), id, deadline).await {
+            match self.decider.revoker().managed_device(id, deadline).await {
                 Ok(found) => {
                     device.entra_device_id = found.entra_device_id;
                     device.operating_system = found.operating_system;

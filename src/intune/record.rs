@@ -71,15 +71,15 @@ struct Wire {
 
 /// A record, parsed: its id and time are known to be usable.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct AuditRecord {
-    pub(crate) id: EventId,
-    pub(crate) action: String,
+pub struct AuditRecord {
+    pub id: EventId,
+    pub action: String,
     /// `actionState`: `pending`, `active`, `done`, `failed`, `canceled`, …
-    pub(crate) state: String,
-    pub(crate) requested_at: OffsetDateTime,
-    pub(crate) owner: Option<String>,
-    pub(crate) managed_device_id: Option<String>,
-    pub(crate) device_name: Option<String>,
+    pub state: String,
+    pub requested_at: OffsetDateTime,
+    pub owner: Option<String>,
+    pub managed_device_id: Option<String>,
+    pub device_name: Option<String>,
 }
 
 /// Longest device text kept (names are free text typed by admins).
@@ -93,7 +93,7 @@ fn text(value: Option<String>) -> Option<String> {
 
 impl AuditRecord {
     /// One element of a page's `value`; the error names what is unusable, never a value.
-    pub(crate) fn parse(value: &serde_json::Value) -> Result<Self, &'static str> {
+    pub fn parse(value: &serde_json::Value) -> Result<Self, &'static str> {
         let wire = Wire::deserialize(value).map_err(|_| "is not a remoteActionAudit object")?;
         let id = wire
             .id

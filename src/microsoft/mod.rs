@@ -7,6 +7,7 @@ mod cloud;
 mod credentials;
 mod devices;
 mod graph;
+mod intune;
 mod token;
 
 pub use calls::{GraphAnswer, GraphUnavailable};

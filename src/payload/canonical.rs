@@ -167,6 +167,7 @@ mod tests {
                 id: Some("dev-1".into()),
                 serial_number: Some("C02XK0AAJGH5".into()),
                 name: Some("Alice's MacBook".into()),
+                ..Device::default()
             }]
         );
         assert!(event.unowned.is_empty());
@@ -227,6 +228,25 @@ mod tests {
         assert!(
             matches!(parsed, Parsed::Ignored { id: None, .. }),
             "{parsed:?}"
+        );
+    }
+
+    #[test]
+    fn an_entra_device_id_is_kept_for_containment_and_a_malformed_one_refused_by_name() {
+        let event = lost(
+            r#"{"type":"device.lost","id":"e","data":{"device":{"entra_device_id":"E1E2E3E4-0000-4000-8000-000000000001"},"user":{"upn":"a@contoso.com"}}}"#,
+        );
+        let device = &event.owners[0].devices[0];
+        assert_eq!(
+            device.entra_device_id.as_ref().map(ObjectId::as_str),
+            Some("e1e2e3e4-0000-4000-8000-000000000001")
+        );
+        let refused = error(
+            r#"{"type":"device.lost","id":"e","data":{"device":{"entra_device_id":"laptop-7"}}}"#,
+        );
+        assert!(
+            refused.to_string().contains("data.device.entra_device_id"),
+            "{refused}"
         );
     }
 

@@ -402,6 +402,7 @@ mod tests {
                 id: Some("00008101-000B2C3D4E5F6A70".into()),
                 serial_number: Some("HX7QK2ABCD03".into()),
                 name: Some("Bob's iPad".into()),
+                ..Device::default()
             }
         );
     }

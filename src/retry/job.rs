@@ -229,6 +229,7 @@ mod tests {
                     id: Some(long.clone()),
                     serial_number: Some(long.clone()),
                     name: Some(long),
+                    ..Device::default()
                 };
                 3000
             ],

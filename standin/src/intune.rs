@@ -97,7 +97,7 @@ pub(crate) async fn serve(
     }
 }
 
-fn query_value<'a>(query: &'a str, name: &str) -> Option<String> {
+fn query_value(query: &str, name: &str) -> Option<String> {
     form_urlencoded::parse(query.as_bytes())
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())

@@ -1,4 +1,4 @@
-//! Reading Intune through Graph: pages of `GET /beta/deviceManagement/remoteActionAudits`
+//! The poller's `AuditSource` on Graph: pages of `GET /beta/deviceManagement/remoteActionAudits`
 //! (application permission `DeviceManagementManagedDevices.Read.All`) and one managed device
 //! (`GET /beta/deviceManagement/managedDevices/{id}`, same permission).
 //!
@@ -13,43 +13,33 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tokio::time::Instant;
 
-use super::record::AuditRecord;
+use super::credentials::CredentialSource;
+use super::graph::GraphClient;
 use crate::domain::ObjectId;
-use crate::microsoft::{CredentialSource, GraphClient, GraphUnavailable};
+use crate::intune::{AuditRecord, AuditSource, ListError, ManagedDevice, Page};
 
 /// The audit list, relative to the Graph URL.
 const AUDITS: &str = "beta/deviceManagement/remoteActionAudits";
 
-/// One page of records.
-#[derive(Debug)]
-pub(crate) struct Page {
-    pub(crate) records: Vec<AuditRecord>,
-    /// Records that could not be read (each logged).
-    pub(crate) unusable: usize,
-    pub(crate) next_link: Option<String>,
-}
+impl<C: CredentialSource> AuditSource for GraphClient<C> {
+    fn first_page(&self, from: OffsetDateTime, filtered: bool) -> String {
+        first_page(self, from, filtered)
+    }
 
-/// Why a page could not be read.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum ListError {
-    #[error(transparent)]
-    Unavailable(#[from] GraphUnavailable),
-    #[error("Graph answered {status}: {graph_says}")]
-    Refused { status: u16, graph_says: String },
-    #[error("the answer is not a page of records")]
-    NotAPage,
-}
+    fn may_follow(&self, link: &str) -> bool {
+        self.is_graph_url(link)
+    }
 
-impl ListError {
-    /// Graph refused the request itself (400): a filter it does not take, or a stored link
-    /// that is no longer valid.
-    pub(crate) fn is_bad_request(&self) -> bool {
-        matches!(self, Self::Refused { status: 400, .. })
+    async fn page(&self, link: &str, deadline: Instant) -> Result<Page, ListError> {
+        page(self, link, deadline).await
+    }
+
+    async fn managed_device(&self, id: &str, deadline: Instant) -> Result<ManagedDevice, String> {
+        managed_device(self, id, deadline).await
     }
 }
 
-/// The first page of records requested from `from` on, with or without the server-side filter.
-pub(crate) fn first_url<C: CredentialSource>(
+fn first_page<C: CredentialSource>(
     graph: &GraphClient<C>,
     from: OffsetDateTime,
     filtered: bool,
@@ -62,12 +52,15 @@ pub(crate) fn first_url<C: CredentialSource>(
 }
 
 /// Reads the page at `url`; its records that cannot be read are logged and counted.
-pub(crate) async fn page<C: CredentialSource>(
+async fn page<C: CredentialSource>(
     graph: &GraphClient<C>,
     url: &str,
     deadline: Instant,
 ) -> Result<Page, ListError> {
-    let answer = graph.call(Method::GET, url, None, deadline).await?;
+    let answer = graph
+        .call(Method::GET, url, None, deadline)
+        .await
+        .map_err(|e| ListError::Unavailable(e.to_string()))?;
     if !answer.status.is_success() {
         return Err(ListError::Refused {
             status: answer.status.as_u16(),
@@ -107,16 +100,8 @@ pub(crate) async fn page<C: CredentialSource>(
     })
 }
 
-/// What Intune says of a managed device: its Entra device id (absent, or the all-zero GUID,
-/// for a device not registered in Entra) and its operating system.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct ManagedDevice {
-    pub(crate) entra_device_id: Option<ObjectId>,
-    pub(crate) operating_system: Option<String>,
-}
-
 /// Looks up the managed device `id` (a GUID, as Intune's ids are).
-pub(crate) async fn managed_device<C: CredentialSource>(
+async fn managed_device<C: CredentialSource>(
     graph: &GraphClient<C>,
     id: &str,
     deadline: Instant,
