@@ -6,7 +6,9 @@ Usage: scripts/check_template.py [--no-build]
 Run by `make template` (part of `make test`). Steps:
   1. cfn-lint template.yaml, and sam validate --lint (cfn-lint on SAM's own translation);
   2. every variable the code reads is declared in the template, and events/env.json only
-     sets declared variables (sam local ignores any other);
+     sets declared variables (sam local ignores any other); every role is least privilege
+     (no wildcard action or resource); the Intune poller runs on its schedule, one at a time,
+     only when EnableIntune is true;
   3. sam build: `cargo lambda build --release` of each binary, cross-built with zig, for
      arm64. When the aarch64 Rust target is missing and cannot be added, builds x86_64
      instead and says so loudly: that is a gap of the machine, not of the project.
@@ -35,7 +37,7 @@ SAM_HOME = ROOT / ".aws-sam" / "cli-home"
 ARM_TARGET = "aarch64-unknown-linux-gnu"
 # ELF e_machine values.
 ELF_MACHINES = {0xB7: "arm64", 0x3E: "x86_64"}
-FUNCTIONS = ("WebhookFunction", "RetryFunction")
+FUNCTIONS = ("WebhookFunction", "RetryFunction", "IntuneFunction")
 # Read by the code but not configuration: set by Lambda or the AWS SDK's own.
 NOT_CONFIG = re.compile(r"^(AWS_|RUST_LOG$|CARGO)")
 
@@ -132,6 +134,56 @@ def check_consistency(template: dict) -> None:
     print("variables read by src/ are all set; events/env*.json set only declared ones")
 
 
+def statements(role: dict):
+    for policy in role["Properties"].get("Policies", []):
+        for statement in policy["PolicyDocument"]["Statement"]:
+            # A statement under !If [condition, statement, AWS::NoValue].
+            if isinstance(statement, dict) and "Fn::If" in statement:
+                statement = statement["Fn::If"][1]
+            yield statement
+
+
+def check_least_privilege(template: dict) -> None:
+    roles = {n: r for n, r in template["Resources"].items() if r["Type"] == "AWS::IAM::Role"}
+    for name, role in roles.items():
+        if role["Properties"].get("ManagedPolicyArns"):
+            fail(f"{name} attaches managed policies; every grant is written out")
+        for statement in statements(role):
+            actions = statement["Action"]
+            actions = actions if isinstance(actions, list) else [actions]
+            if any("*" in a for a in actions):
+                fail(f"{name} {statement.get('Sid')}: a wildcard action")
+            resource = statement["Resource"]
+            if resource == "*" or (isinstance(resource, str) and resource.endswith(":*")):
+                fail(f"{name} {statement.get('Sid')}: a wildcard resource")
+            if any(a.startswith("dynamodb:") for a in actions) and resource != {
+                "Fn::GetAtt": ["LedgerTable", "Arn"]
+            }:
+                fail(f"{name} {statement.get('Sid')}: DynamoDB beyond the ledger table")
+    print(f"roles are least privilege: {', '.join(sorted(roles))}")
+
+
+def check_intune(template: dict) -> None:
+    resources = template["Resources"]
+    function = resources["IntuneFunction"]
+    if function.get("Condition") != "IsIntuneEnabled":
+        fail("IntuneFunction must exist only when EnableIntune is true")
+    for name in ("IntuneRole", "IntuneLogGroup", "IntuneErrorsAlarm"):
+        if resources[name].get("Condition") != "IsIntuneEnabled":
+            fail(f"{name} must exist only when EnableIntune is true")
+    props = function["Properties"]
+    if props.get("ReservedConcurrentExecutions") != 1:
+        fail("IntuneFunction must run one at a time (ReservedConcurrentExecutions: 1)")
+    schedules = [e for e in props.get("Events", {}).values() if e["Type"] == "Schedule"]
+    if len(schedules) != 1 or schedules[0]["Properties"]["Schedule"] != {"Ref": "IntunePollSchedule"}:
+        fail("IntuneFunction must have one Schedule event on the IntunePollSchedule parameter")
+    if template["Parameters"]["IntunePollSchedule"]["Default"] != "rate(1 minute)":
+        fail("IntunePollSchedule's default must be rate(1 minute)")
+    if template["Parameters"]["EnableIntune"]["Default"] != "false":
+        fail("EnableIntune's default must be false")
+    print("IntuneFunction: on its schedule, one at a time, only with EnableIntune=true")
+
+
 def arm64_target_ready(env: dict) -> bool:
     rustup = shutil.which("rustup", path=env["PATH"])
     if rustup is None:
@@ -215,7 +267,10 @@ def main() -> int:
     step("sam validate --lint")
     run([VENV_BIN / "sam", "validate", "--lint", "--template-file", TEMPLATE], env)
     step("template against the code")
-    check_consistency(load_template())
+    template = load_template()
+    check_consistency(template)
+    check_least_privilege(template)
+    check_intune(template)
     if args != ["--no-build"]:
         step("sam build")
         build(env)
