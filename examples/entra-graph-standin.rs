@@ -25,17 +25,24 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<(), String> {
-    let (config, port) = match cli::parse(std::env::args().skip(1))? {
+    let (config, port, intune_demo) = match cli::parse(std::env::args().skip(1))? {
         Command::Help => {
             println!("{}", cli::USAGE);
             return Ok(());
         }
-        Command::Serve { config, port } => (config, port),
+        Command::Serve {
+            config,
+            port,
+            intune_demo,
+        } => (config, port, intune_demo),
     };
     let description = cli::describe(&config);
     let standin = Standin::start(config, port)
         .await
         .map_err(|e| format!("cannot start: {e}"))?;
+    if intune_demo {
+        standin.seed_intune_demo();
+    }
     // Scripts wait for this exact line: print it alone and flush before anything else.
     println!("listening {}", standin.url());
     std::io::stdout()

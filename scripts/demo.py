@@ -3,8 +3,9 @@
 
 Starts moto_server (a local Secrets Manager, SQS and DynamoDB) seeded with
 examples/demo-secret.json, the retry queue and the ledger table, the Entra + Graph stand-in, and `cargo lambda watch` (a local Lambda runtime)
-serving the `webhook` and `retry` binaries; re-signs a copy of every file in events/ and
-invokes each with `cargo lambda invoke` (HTTP events to `webhook`, the SQS event to `retry`),
+serving the `webhook`, `retry` and `intune` binaries; re-signs a copy of every file in events/ and
+invokes each with `cargo lambda invoke` (HTTP events to `webhook`, the SQS event to `retry`,
+the scheduled event to `intune`, which reads the stand-in's Intune audit records),
 then one of them again (a redelivery, which the ledger answers `duplicate`); prints a table of
 event, HTTP status, outcome and the users the stand-in recorded as revoked, and the ledger's
 records.
@@ -69,6 +70,7 @@ EXPECTED = {
     "relay-device-stolen.json": ("200", "revoked", ["6f1c2a1e-8f5b-4c1d-9e2a-0123456789ab"]),
     "standard-device-lost.json": ("200", "revoked", ["alice@contoso.com"]),
     "sqs-retry-job.json": ("-", "all done", ["jdoe@contoso.com"]),
+    "intune-scheduled-run.json": ("-", "2 revoked", ["kim@contoso.com", "mia@contoso.com"]),
     f"{REDELIVERED} (again)": ("200", "duplicate", []),
 }
 
@@ -81,7 +83,7 @@ def build() -> None:
     """Builds the function as `cargo lambda watch` will run it, and the two dev programs."""
     print("demo: building (the first build takes several minutes)", flush=True)
     for args in (
-        ["--package", "lost-device-revoker", "--bin", "webhook", "--bin", "retry"],
+        ["--package", "lost-device-revoker", "--bin", "webhook", "--bin", "retry", "--bin", "intune"],
         ["--package", "lost-device-revoker", "--example", "entra-graph-standin", "--example", "sign-event"],
     ):
         subprocess.run(["cargo", "build", "--quiet", *args], cwd=ROOT, check=True)
@@ -150,6 +152,8 @@ def start_standin(services: Services, port: int = 0) -> str:
             "--tenant", secret["tenant_id"],
             "--client-id", secret["client_id"],
             "--client-secret", secret["client_secret"],
+            # Intune's side: two lost-mode devices and a remote lock, minutes ago.
+            "--intune-demo",
         ],
         stdout=subprocess.PIPE,
     )
@@ -184,7 +188,7 @@ def signed_copies() -> list[Path]:
 
 
 def start_watch(services: Services, env: dict) -> int:
-    """Starts `cargo lambda watch` serving the package's binaries (`webhook`, `retry`), each
+    """Starts `cargo lambda watch` serving the package's binaries (`webhook`, `retry`, `intune`), each
     invoked by its name; returns the invoke port."""
     port = free_port()
     services.start(
@@ -202,8 +206,12 @@ def start_watch(services: Services, env: dict) -> int:
 
 
 def function_for(event: Path) -> str:
-    """`retry` for SQS events, `webhook` for HTTP events."""
-    records = json.loads(event.read_text()).get("Records") or [{}]
+    """`retry` for SQS events, `intune` for EventBridge's scheduled event, `webhook` for HTTP
+    events."""
+    body = json.loads(event.read_text())
+    if body.get("detail-type") == "Scheduled Event":
+        return "intune"
+    records = body.get("Records") or [{}]
     return "retry" if records[0].get("eventSource") == "aws:sqs" else "webhook"
 
 
@@ -230,6 +238,9 @@ def invoke(port: int, function: str, event: Path) -> dict:
 
 def summary(function: str, answer: dict) -> tuple[str, str]:
     """The table's status and outcome: the HTTP answer's, or what the retry batch reported."""
+    if function == "intune":
+        owed = f", {answer['owed']} owed" if answer.get("owed") else ""
+        return "-", f"{answer['revoked']} revoked{owed}"
     if function == "retry":
         failures = answer.get("batchItemFailures", [])
         return "-", f"{len(failures)} returned to the queue" if failures else "all done"
@@ -379,6 +390,7 @@ def main() -> int:
                 "LEDGER_TABLE": LEDGER_TABLE,
                 "USER_DOMAIN": "contoso.com",
                 "JAMF_LOST_GROUPS": "42",
+                "DISABLE_LOST_DEVICES": "true",
                 "ENTRA_AUTHORITY_URL": standin_url,
                 "GRAPH_URL": standin_url,
             }

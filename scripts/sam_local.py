@@ -17,7 +17,7 @@ Steps, each saying what it does:
      the Docker bridge's gateway only (host.docker.internal, with --add-host
      host.docker.internal:host-gateway), never on every interface.
   5. Every event in events/, re-signed, through `sam local invoke` (WebhookFunction, or
-     RetryFunction for the SQS event), then one redelivery; the same table and checks as
+     RetryFunction for the SQS event, IntuneFunction for the scheduled one), then one redelivery; the same table and checks as
      `make demo --check`.
 It stops what it started, and only that. Installed packages and the binfmt registration stay.
 
@@ -58,7 +58,7 @@ HOST_ARCH = {"aarch64": "arm64", "arm64": "arm64", "x86_64": "x86_64", "amd64": 
 # The ports events/env.docker.json names.
 MOTO_PORT = 5000
 STANDIN_PORT = 4010
-FUNCTIONS = {"webhook": "WebhookFunction", "retry": "RetryFunction"}
+FUNCTIONS = {"webhook": "WebhookFunction", "retry": "RetryFunction", "intune": "IntuneFunction"}
 INVOKE_TIMEOUT_SECONDS = 300
 # SAM prints this, and no answer, when its emulator in the container was not listening yet
 # (it tries for 0.7 s): the event never reached the function, so the invoke is run again.
@@ -317,7 +317,8 @@ def invoke(function: str, event: Path, image: str, arch: str) -> dict:
     argv = [
         VENV_BIN / "sam", "local", "invoke", FUNCTIONS[function],
         "--template", BUILD_DIR / "template.yaml",
-        "--parameter-overrides", f"Architecture={arch}",
+        # The Intune poller exists only where it is enabled.
+        "--parameter-overrides", f"Architecture={arch} EnableIntune=true",
         "--event", event,
         "--env-vars", ENV_FILE,
         "--add-host", "host.docker.internal:host-gateway",

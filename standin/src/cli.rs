@@ -10,15 +10,23 @@ usage: entra-graph-standin [--port N] [--tenant T] [--client-id ID]
                            [--client-secret S]... [--certificate PEM_FILE]
                            [--graph-host H] [--known-user U]... [--token-lifetime SECONDS]
                            [--max-assertion-lifetime SECONDS] [--invalidate-no-content]
+                           [--intune-demo]
 
 Serves a local Entra token endpoint and Graph's revoke actions on 127.0.0.1:N (0 = any free
 port), prints `listening http://127.0.0.1:PORT`, logs requests to stderr and runs until
-SIGINT or SIGTERM. Read-only views: GET /_standin/revocations, GET /_standin/stats.";
+SIGINT or SIGTERM. Read-only views: GET /_standin/revocations, GET /_standin/stats.
+--intune-demo seeds Intune audit records (two lost-mode devices, one remote lock) and their
+managed devices.";
 
 /// What the command line asks for.
 #[derive(Debug)]
 pub enum Command {
-    Serve { config: Config, port: u16 },
+    Serve {
+        config: Config,
+        port: u16,
+        /// Seed the demo's Intune records ([`crate::Standin::seed_intune_demo`]).
+        intune_demo: bool,
+    },
     Help,
 }
 
@@ -29,6 +37,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
         ..Config::default()
     };
     let mut port = 0u16;
+    let mut intune_demo = false;
     let mut known_users: Vec<String> = Vec::new();
     let mut args = args.into_iter();
     while let Some(flag) = args.next() {
@@ -47,13 +56,18 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
                 config.max_assertion_lifetime = Some(seconds(&flag, &value()?)?);
             }
             "--invalidate-no-content" => config.invalidate_returns_no_content = true,
+            "--intune-demo" => intune_demo = true,
             other => return Err(format!("unknown argument {other:?}\n\n{USAGE}")),
         }
     }
     if !known_users.is_empty() {
         config.known_users = Some(known_users);
     }
-    Ok(Command::Serve { config, port })
+    Ok(Command::Serve {
+        config,
+        port,
+        intune_demo,
+    })
 }
 
 fn number<T: std::str::FromStr>(flag: &str, text: &str) -> Result<T, String> {
@@ -113,7 +127,7 @@ mod tests {
             "--tenant",
             "fabrikam.com",
         ]));
-        let Ok(Command::Serve { config, port }) = parsed else {
+        let Ok(Command::Serve { config, port, .. }) = parsed else {
             panic!("not a serve command: {parsed:?}");
         };
         assert_eq!(port, 0);

@@ -263,3 +263,63 @@ fn json_response(status: StatusCode, body: &Value) -> Response {
     );
     response
 }
+
+/// The demo's Intune tenant: kim's Windows laptop and mia's Mac put in lost mode a few minutes
+/// ago, and a remote lock of lee's phone (not a loss).
+pub(crate) fn demo() -> (Vec<Value>, Vec<ManagedDevice>) {
+    let device = |n: u32, os: &str, name: &str| ManagedDevice {
+        id: format!("0d0e0f10-0000-4000-8000-{n:012}"),
+        azure_ad_device_id: format!("a1a2a3a4-0000-4000-8000-{n:012}"),
+        operating_system: os.to_owned(),
+        device_name: name.to_owned(),
+        account_enabled: true,
+    };
+    let devices = vec![
+        device(1, "Windows", "KIM-LAPTOP"),
+        device(2, "macOS", "Mia's MacBook Pro"),
+        device(3, "iOS", "Lee's iPhone"),
+    ];
+    let now = OffsetDateTime::now_utc();
+    let record = |id: &str, action: &str, owner: &str, minutes_ago: i64, device: &ManagedDevice| {
+        json!({
+            "@odata.type": "#microsoft.graph.remoteActionAudit",
+            "id": id,
+            "deviceDisplayName": device.device_name,
+            "userName": "helpdesk@contoso.com",
+            "initiatedByUserPrincipalName": "helpdesk@contoso.com",
+            "action": action,
+            "requestDateTime": (now - time::Duration::minutes(minutes_ago)).format(&Rfc3339).unwrap_or_default(),
+            "deviceOwnerUserPrincipalName": owner,
+            "deviceIMEI": "",
+            "actionState": "pending",
+            "managedDeviceId": device.id,
+            "deviceActionCategory": "single",
+            "bulkDeviceActionId": "",
+            "deviceActionDetails": []
+        })
+    };
+    let records = vec![
+        record(
+            "4f1e2d3c-0000-4000-8000-000000000001",
+            "enableLostMode",
+            "kim@contoso.com",
+            7,
+            &devices[0],
+        ),
+        record(
+            "4f1e2d3c-0000-4000-8000-000000000002",
+            "remoteLock",
+            "lee@contoso.com",
+            5,
+            &devices[2],
+        ),
+        record(
+            "4f1e2d3c-0000-4000-8000-000000000003",
+            "enableLostMode",
+            "mia@contoso.com",
+            3,
+            &devices[1],
+        ),
+    ];
+    (records, devices)
+}

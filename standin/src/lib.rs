@@ -202,6 +202,16 @@ impl Standin {
         self.shared.write(|s| s.audits.extend(records));
     }
 
+    /// Seeds the demo's Intune tenant: two lost-mode records (a Windows and a macOS device)
+    /// and a remote lock, requested minutes ago.
+    pub fn seed_intune_demo(&self) {
+        let (records, devices) = intune::demo();
+        self.add_audit_records(records);
+        for device in devices {
+            self.add_managed_device(device);
+        }
+    }
+
     /// How many audit records one page holds (default 50).
     pub fn set_audit_page_size(&self, size: usize) {
         self.shared.write(|s| s.audit_page_size = size.max(1));

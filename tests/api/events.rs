@@ -38,9 +38,10 @@ const EXPECTED: &[(&str, u16, &str, &[&str])] = &[
     ),
 ];
 
-/// The SQS event for the retry function; every other file but the sam local variables
-/// (env.json, env.docker.json) is an HTTP event.
+/// The SQS event for the retry function and the scheduled event for the Intune function;
+/// every other file but the sam local variables (env.json, env.docker.json) is an HTTP event.
 const SQS_EVENT: &str = "sqs-retry-job.json";
+const INTUNE_EVENT: &str = "intune-scheduled-run.json";
 
 fn event_files() -> Vec<std::path::PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("events");
@@ -51,7 +52,7 @@ fn event_files() -> Vec<std::path::PathBuf> {
         .filter(|p| {
             p.file_name()
                 .and_then(|n| n.to_str())
-                .is_some_and(|n| !n.starts_with("env.") && n != SQS_EVENT)
+                .is_some_and(|n| !n.starts_with("env.") && n != SQS_EVENT && n != INTUNE_EVENT)
         })
         .collect();
     files.sort();
@@ -69,6 +70,45 @@ fn the_sqs_sample_is_a_lambda_sqs_event_carrying_one_valid_job() {
     let body = event.records[0].body.as_deref().unwrap();
     let job = revoker::retry::RetryJob::parse(body).unwrap();
     assert_eq!(job.owner().user.as_str(), "jdoe@contoso.com");
+}
+
+/// The scheduled event is what EventBridge sends; the poller reads the demo's Intune tenant
+/// (the stand-in's `--intune-demo`): both lost-mode owners are revoked, the remote lock is
+/// not a loss.
+#[tokio::test]
+async fn the_intune_sample_is_a_scheduled_event_and_a_run_revokes_the_demos_lost_mode_owners() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("events")
+        .join(INTUNE_EVENT);
+    let event: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert_eq!(event["detail-type"], "Scheduled Event");
+    assert_eq!(event["source"], "aws.events");
+    let standin = standin::Standin::start(crate::durability::standin_config(), 0)
+        .await
+        .unwrap();
+    standin.seed_intune_demo();
+    let table = create_ledger_table().await;
+    let poller = intune_poller(&standin, &table, &[("DISABLE_LOST_DEVICES", "true")]).await;
+
+    let report = poller
+        .run(tokio::time::Instant::now() + std::time::Duration::from_secs(30))
+        .await
+        .unwrap();
+
+    assert_eq!((report.records, report.losses, report.revoked), (3, 2, 2));
+    let mut users: Vec<String> = standin.revocations().into_iter().map(|r| r.user).collect();
+    users.sort();
+    assert_eq!(users, ["kim@contoso.com", "mia@contoso.com"]);
+    let enabled: Vec<bool> = standin
+        .managed_devices()
+        .iter()
+        .map(|d| d.account_enabled)
+        .collect();
+    assert_eq!(
+        enabled,
+        [false, true, true],
+        "only the Windows laptop is disabled"
+    );
 }
 
 fn demo_secret() -> Value {
