@@ -19,7 +19,10 @@
 //!   (decisions shared across instances).
 //! - [`retry`]: the SQS retry queue (the production `RetryQueue`) and the retry function's
 //!   batch worker, which runs each job through the same decisions.
-//! - [`microsoft`]: the production `Revoker`: cloud hosts, credentials, tokens, Graph.
+//! - [`intune`]: the Intune poller: audit records since a checkpoint, each loss through the
+//!   same decider; `AuditSource` and `CheckpointStore` are its seams.
+//! - [`microsoft`]: the production `Revoker` and `AuditSource`: cloud hosts, credentials,
+//!   tokens, Graph (the revoke, Intune's reads, device containment).
 //! - [`aws`]: the one HTTP client, the AWS SDK configuration, the Secrets Manager store
 //!   (the production credential source) and the DynamoDB ledger (the production `Ledger`).
 //! - [`config`]: the environment and the secret's JSON, parsed once (no I/O).
@@ -27,7 +30,7 @@
 //! - [`logging`]: the subscriber both functions install first.
 //! - `dev` (feature `dev-tools`): sample-event signing for the tools and tests.
 //!
-//! Dependencies run one way: `bin -> startup -> http / retry -> revocation -> domain`;
+//! Dependencies run one way: `bin -> startup -> http / retry / intune -> revocation -> domain`;
 //! `auth` and `payload` depend only on `domain`; the adapters (`microsoft`, `aws`, `retry`)
 //! implement traits that `revocation` or `microsoft` define. `tests/api/layout.rs` checks it.
 
