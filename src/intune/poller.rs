@@ -42,6 +42,14 @@ const SAVE_RESERVE: Duration = Duration::from_secs(3);
 /// The longest a checkpoint read or write may take.
 const CHECKPOINT_BOUND: Duration = Duration::from_secs(2);
 
+/// How long a record with a user still owed holds the checkpoint on its page: a refusal
+/// that lasts (Graph's 403 for one account) must not stop the poller for good. Past it, the
+/// record is still audited at ERROR on every read, and is left to a person.
+const HOLD_LIMIT: Duration = Duration::from_secs(24 * 3600);
+
+/// The longest a managed-device lookup may take: containment never holds up a revocation.
+const LOOKUP_BOUND: Duration = Duration::from_secs(3);
+
 /// How many loss records are decided at the same time.
 const CONCURRENT_RECORDS: usize = 8;
 
@@ -148,13 +156,16 @@ where
             pages: pages.len(),
             ..RunReport::default()
         };
-        let held = self.decide(&pages, from, work_until, &mut report).await;
+        let held = self.decide(&pages, since, work_until, &mut report).await;
 
         let high_water = pages
             .iter()
             .flat_map(|(_, page)| page.records.iter().map(|r| r.requested_at))
             .chain(stored.as_ref().and_then(|c| c.high_water))
-            .max();
+            .max()
+            // A record dated in the future (a clock gone wrong) must not move `since` past
+            // records still to come.
+            .map(|h| h.min(now));
         let (next_link, complete) = match (held, stop) {
             (Some(i), _) => (Some(pages[i].0.clone()), false),
             (None, Stop::End) => (None, true),
@@ -227,7 +238,9 @@ where
                 .await
             {
                 Ok(page) => page,
-                Err(e) if pages.is_empty() && e.is_bad_request() && resumed => {
+                Err(e)
+                    if pages.is_empty() && resumed && !matches!(e, ListError::Unavailable(_)) =>
+                {
                     tracing::warn!(error = %e, "the stored link is no longer valid; the pass starts again from the checkpoint");
                     resumed = false;
                     link = graph.first_page(from, self.filter.load(Ordering::Relaxed));
@@ -270,10 +283,11 @@ where
     async fn decide(
         &self,
         pages: &[(String, Page)],
-        from: OffsetDateTime,
+        since: OffsetDateTime,
         deadline: Instant,
         report: &mut RunReport,
     ) -> Option<usize> {
+        let from = since - OVERLAP;
         let mut losses: Vec<(usize, &AuditRecord)> = Vec::new();
         for (i, (_, page)) in pages.iter().enumerate() {
             report.records += page.records.len();
@@ -292,28 +306,42 @@ where
             "records that are not losses (other actions, older, canceled)"
         );
 
-        let events: Vec<(usize, LostDeviceEvent)> = stream::iter(losses)
-            .map(|(i, record)| async move { (i, self.event(record, deadline).await) })
+        // The cap counts the owners of records since the checkpoint: the overlap was counted
+        // by the run that first read it.
+        let users: HashSet<&str> = losses
+            .iter()
+            .filter(|(_, r)| r.requested_at >= since)
+            .filter_map(|(_, r)| r.owner.as_deref())
+            .map(str::trim)
+            .collect();
+        if users.len() > self.settings.max_users {
+            // Refused, and held: nothing is dropped. The alarm pages someone, who raises the
+            // cap or signs the users out by hand and moves the checkpoint (docs/operations.md).
+            report.refused = true;
+            for (_, record) in &losses {
+                audit::too_many_users(
+                    &record.event(&self.source, record.device()),
+                    self.settings.max_users,
+                );
+            }
+            return Some(0);
+        }
+        let owed_until = OffsetDateTime::now_utc() - HOLD_LIMIT;
+        let events: Vec<(usize, bool, LostDeviceEvent)> = stream::iter(losses)
+            .map(|(i, record)| async move {
+                let holds = record.requested_at > owed_until;
+                (i, holds, self.event(record, deadline).await)
+            })
             .buffered(CONCURRENT_RECORDS)
             .collect()
             .await;
-        let users: HashSet<_> = events
-            .iter()
-            .flat_map(|(_, e)| e.owners.iter().map(|o| o.user.clone()))
-            .collect();
-        if users.len() > self.settings.max_users {
-            report.refused = true;
-            for (_, event) in &events {
-                audit::too_many_users(event, self.settings.max_users);
-            }
-            return None;
-        }
 
-        let reports: Vec<(usize, Report)> = stream::iter(events)
-            .map(|(i, event)| async move {
+        let reports: Vec<(usize, bool, Report)> = stream::iter(events)
+            .map(|(i, holds, event)| async move {
                 let source = event.source.clone();
                 (
                     i,
+                    holds,
                     self.decider
                         .decide(&source, Parsed::Lost(event), deadline)
                         .await,
@@ -323,7 +351,7 @@ where
             .collect()
             .await;
         let mut held = None;
-        for (i, decided) in &reports {
+        for (i, holds, decided) in &reports {
             if decided.outcome == Outcome::Duplicate {
                 report.duplicate += 1;
             }
@@ -334,7 +362,9 @@ where
                     UserOutcome::Queued => report.queued += 1,
                     UserOutcome::Failed | UserOutcome::Denied | UserOutcome::InProgress => {
                         report.owed += 1;
-                        held = Some(held.map_or(*i, |h: usize| h.min(*i)));
+                        if *holds {
+                            held = Some(held.map_or(*i, |h: usize| h.min(*i)));
+                        }
                     }
                     UserOutcome::DryRun | UserOutcome::Protected | UserOutcome::UserNotFound => {}
                 }
@@ -353,7 +383,8 @@ where
             .as_deref()
             .filter(|_| self.settings.disable_lost_devices && record.owner.is_some());
         if let Some(id) = lookup {
-            match self.decider.revoker().managed_device(id, deadline).await {
+            let bound = deadline.min(Instant::now() + LOOKUP_BOUND);
+            match self.decider.revoker().managed_device(id, bound).await {
                 Ok(found) => {
                     device.entra_device_id = found.entra_device_id;
                     device.operating_system = found.operating_system;

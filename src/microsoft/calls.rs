@@ -180,8 +180,7 @@ impl<C: CredentialSource> GraphClient<C> {
             | StatusCode::INTERNAL_SERVER_ERROR
             | StatusCode::BAD_GATEWAY
             | StatusCode::SERVICE_UNAVAILABLE
-            | StatusCode::GATEWAY_TIMEOUT
-            | StatusCode::UNAUTHORIZED => {
+            | StatusCode::GATEWAY_TIMEOUT => {
                 return Attempt::Retry {
                     wait: retry_after(&response),
                     why: format!("Graph answered {}", status.as_u16()),

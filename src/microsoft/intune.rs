@@ -45,7 +45,8 @@ fn first_page<C: CredentialSource>(
     filtered: bool,
 ) -> String {
     let base = graph.graph_url_for(AUDITS);
-    match from.format(&Rfc3339) {
+    // UTC, so the literal has no `+` (which a query string reads as a space).
+    match from.to_offset(time::UtcOffset::UTC).format(&Rfc3339) {
         Ok(from) if filtered => format!("{base}?$filter=requestDateTime%20ge%20{from}"),
         _ => base,
     }

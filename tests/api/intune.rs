@@ -454,6 +454,11 @@ async fn a_run_naming_more_users_than_the_cap_refuses_them_all() {
 
     assert!(report.refused, "{report:?}");
     assert!(standin.revocations().is_empty());
+    // Nothing is dropped: the pass is held until someone raises the cap.
+    assert!(!report.complete);
+    assert!(checkpoint(&table).await.contains_key("next_link"));
+    let raised = intune_poller(&standin, &table, &[("MAX_USERS_PER_EVENT", "4")]).await;
+    assert_eq!(run(&raised).await.revoked, 4);
     let text = String::from_utf8_lossy(&logs.lock().unwrap()).to_string();
     assert_eq!(text.matches("too_many_users").count(), 4, "{text}");
 }
