@@ -1,14 +1,55 @@
-//! Graph calls other than the revoke (the Intune reads, the device update), under the revoke's
-//! rules: the instance's token, one fresh token after a 401, 429 and 5xx (and connection
-//! failures) retried while the deadline allows, honouring `Retry-After`, else backing off with
-//! jitter; a fresh `client-request-id` on each attempt. Any other status is the caller's to
-//! read: only the caller knows what a 400 or a 404 means for its call.
+//! Every Graph call (the revoke, the Intune reads, the device update) goes through
+//! [`GraphClient::call`]: the instance's token, one fresh token after a 401, 429 and 5xx (and
+//! connection failures) retried while the deadline allows, honouring `Retry-After`, else
+//! backing off with jitter; a fresh `client-request-id` on each attempt. Status codes decide,
+//! never message text. Any other status is the caller's to read: only the caller knows what a
+//! 400 or a 404 means for its call.
+//!
+//! Every answer is logged as `Graph answered` with Microsoft's ids for a support case: a
+//! success at DEBUG (the caller's audit line records it, and one INFO line per revoked user
+//! keeps a warm revocation's cost down), anything else at INFO.
+
+use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use tokio::time::Instant;
 
 use super::credentials::CredentialSource;
-use super::graph::{GraphClient, backoff, client_request_id, retry_after};
+use super::graph::GraphClient;
+
+const BACKOFF_BASE: Duration = Duration::from_millis(100);
+const BACKOFF_CAP: Duration = Duration::from_secs(2);
+
+/// The longest `Retry-After` taken as given. Graph asks for seconds to minutes; a larger value
+/// (even `u64::MAX`) only means "not before the deadline", so the call gives up as owed.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// Exponential backoff with "equal jitter": half fixed, half random.
+fn backoff(attempt: u32) -> Duration {
+    let exp = BACKOFF_BASE
+        .saturating_mul(1 << attempt.min(10))
+        .min(BACKOFF_CAP);
+    exp / 2 + exp.mul_f64(fastrand::f64() / 2.0)
+}
+
+fn retry_after(response: &reqwest::Response) -> Option<Duration> {
+    response
+        .headers()
+        .get("retry-after")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(|seconds| Duration::from_secs(seconds).min(MAX_RETRY_AFTER))
+}
+
+/// A fresh `client-request-id`: a version 4 GUID, the form Microsoft adopts as the request's
+/// correlation id. It must be unique, not secret, so the thread's fast generator serves,
+/// without a getrandom(2) system call per request.
+fn client_request_id() -> uuid::Uuid {
+    uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes()).into_uuid()
+}
 
 /// The longest body read from Graph: a page of Intune audit records is tens of KB.
 const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
@@ -19,6 +60,8 @@ pub struct GraphAnswer {
     pub status: StatusCode,
     /// Graph's `request-id`, for the log and a support case.
     pub request_id: String,
+    /// The `client-request-id` this function sent with the answered attempt.
+    pub client_request_id: uuid::Uuid,
     pub body: Vec<u8>,
 }
 
@@ -125,6 +168,7 @@ impl<C: CredentialSource> GraphClient<C> {
         let token = match self.tokens.token(deadline).await {
             Ok(token) => token,
             Err(e) if e.is_transient() => {
+                tracing::warn!(error = %e, url, "no token yet");
                 return Attempt::Retry {
                     wait: None,
                     why: e.to_string(),
@@ -153,6 +197,13 @@ impl<C: CredentialSource> GraphClient<C> {
         let response = match request.send().await {
             Ok(response) => response,
             Err(e) => {
+                tracing::warn!(
+                    %client_request_id,
+                    url,
+                    timeout = e.is_timeout(),
+                    connect = e.is_connect(),
+                    "Graph call failed before an answer"
+                );
                 return Attempt::Retry {
                     wait: None,
                     why: if e.is_timeout() {
@@ -170,7 +221,23 @@ impl<C: CredentialSource> GraphClient<C> {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_owned();
-        tracing::debug!(%method, status = status.as_u16(), request_id, %client_request_id, "Graph answered");
+        macro_rules! answered {
+            ($level:ident) => {
+                tracing::$level!(
+                    status = status.as_u16(),
+                    request_id,
+                    %client_request_id,
+                    %method,
+                    url,
+                    "Graph answered"
+                )
+            };
+        }
+        if status.is_success() {
+            answered!(debug);
+        } else {
+            answered!(info);
+        }
         match status {
             StatusCode::UNAUTHORIZED if !fresh_token => {
                 self.tokens.invalidate(&token).await;
@@ -192,6 +259,7 @@ impl<C: CredentialSource> GraphClient<C> {
             Some(body) => Attempt::Answered(GraphAnswer {
                 status,
                 request_id,
+                client_request_id,
                 body,
             }),
             None => Attempt::Retry {
@@ -223,4 +291,33 @@ async fn read_limited(mut response: reqwest::Response) -> Option<Vec<u8>> {
         body.extend_from_slice(&chunk);
     }
     Some(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_request_ids_are_distinct_version_4_guids() {
+        let ids: std::collections::HashSet<uuid::Uuid> =
+            (0..1000).map(|_| client_request_id()).collect();
+
+        assert_eq!(ids.len(), 1000);
+        for id in &ids {
+            assert_eq!(id.get_version_num(), 4, "{id}");
+            assert_eq!(id.get_variant(), uuid::Variant::RFC4122, "{id}");
+            assert_eq!(id.to_string().len(), 36, "hyphenated form: {id}");
+        }
+    }
+
+    #[test]
+    fn backoff_grows_and_stays_within_its_cap() {
+        for attempt in 0..20 {
+            let d = backoff(attempt);
+            let full = BACKOFF_BASE
+                .saturating_mul(1 << attempt.min(10))
+                .min(BACKOFF_CAP);
+            assert!(d >= full / 2 && d <= full, "{attempt}: {d:?}");
+        }
+    }
 }

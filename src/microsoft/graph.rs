@@ -1,16 +1,14 @@
 //! Microsoft Graph: the one call that signs a user out everywhere, made to finish inside a
-//! deadline. 401 gets one fresh token; 429 and 5xx (and connection failures) are retried,
-//! honouring `Retry-After`, else with exponential backoff and jitter, while time remains.
-//! Status codes decide, never message text. Each call carries a fresh `client-request-id`,
-//! logged with Graph's `request-id`. Every line names the user; the invocation's span (Lambda's
-//! `requestId`) ties it to the event's audit line, so no per-user span is opened.
-
-use std::time::Duration;
+//! deadline through [`GraphClient::call`] (tokens, retries, `Retry-After`, the ids of each
+//! attempt), and what each answer means for the user. Every line names the user; the
+//! invocation's span (Lambda's `requestId`) ties it to the event's audit line, so no per-user
+//! span is opened.
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use tokio::time::Instant;
 
+use super::calls::{GraphAnswer, GraphUnavailable};
 use super::credentials::CredentialSource;
 use super::token::TokenClient;
 use crate::domain::{LostDeviceEvent, ObjectId, UserRef};
@@ -85,40 +83,6 @@ pub struct GraphClient<C> {
     pub(super) tokens: TokenClient<C>,
 }
 
-/// What one attempt tells the retry loop.
-enum Step {
-    Done(Revocation),
-    RetryAfter(Option<Duration>),
-    NewToken,
-}
-
-const BACKOFF_BASE: Duration = Duration::from_millis(100);
-const BACKOFF_CAP: Duration = Duration::from_secs(2);
-
-/// The longest `Retry-After` taken as given. Graph asks for seconds to minutes; a larger value
-/// (even `u64::MAX`) only means "not before the deadline", so the call gives up as owed.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
-
-/// Exponential backoff with "equal jitter": half fixed, half random.
-pub(super) fn backoff(attempt: u32) -> Duration {
-    let exp = BACKOFF_BASE
-        .saturating_mul(1 << attempt.min(10))
-        .min(BACKOFF_CAP);
-    exp / 2 + exp.mul_f64(fastrand::f64() / 2.0)
-}
-
-pub(super) fn retry_after(response: &reqwest::Response) -> Option<Duration> {
-    response
-        .headers()
-        .get("retry-after")?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(|seconds| Duration::from_secs(seconds).min(MAX_RETRY_AFTER))
-}
-
 impl<C: CredentialSource> GraphClient<C> {
     pub(crate) fn new(
         http: reqwest::Client,
@@ -144,96 +108,18 @@ impl<C: CredentialSource> GraphClient<C> {
         )
     }
 
-    async fn attempt(
-        &self,
-        url: &str,
-        user: &UserRef,
-        deadline: Instant,
-        fresh_token: bool,
-    ) -> Step {
-        let token = match self.tokens.token(deadline).await {
-            Ok(token) => token,
-            Err(e) if e.is_transient() => {
-                tracing::warn!(error = %e, user = %user, "no token yet");
-                return Step::RetryAfter(None);
-            }
-            Err(e) => {
-                tracing::error!(
-                    error = %e,
-                    user = %user,
-                    "cannot get a token: the function is misconfigured"
-                );
-                return Step::Done(Revocation::Misconfigured);
-            }
-        };
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        let client_request_id = client_request_id();
-        let sent = self
-            .http
-            .post(url)
-            .header(
-                reqwest::header::AUTHORIZATION,
-                token.authorization().clone(),
-            )
-            .header("client-request-id", client_request_id.to_string())
-            .header("return-client-request-id", "true")
-            .header(reqwest::header::CONTENT_LENGTH, "0")
-            .timeout(remaining)
-            .send()
-            .await;
-        let response = match sent {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::warn!(
-                    %client_request_id,
-                    user = %user,
-                    timeout = e.is_timeout(),
-                    connect = e.is_connect(),
-                    "Graph call failed before an answer"
-                );
-                return Step::RetryAfter(None);
-            }
-        };
-        let status = response.status();
-        let request_id = response
-            .headers()
-            .get("request-id")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
-        let wait = retry_after(&response);
-        // Every answer is logged with Microsoft's ids for a support case. A success at DEBUG:
-        // the audit line that follows records it, ids included, and one INFO line per revoked
-        // user keeps a warm revocation's cost down.
-        macro_rules! answered {
-            ($level:ident) => {
-                tracing::$level!(
-                    status = status.as_u16(),
-                    request_id,
-                    %client_request_id,
-                    action = self.action.name(),
-                    user = %user,
-                    "Graph answered"
-                )
-            };
-        }
-        if status.is_success() {
-            answered!(debug);
-        } else {
-            answered!(info);
-        }
-        match status {
-            s if s.is_success() => Step::Done(Revocation::Revoked(GraphReceipt {
-                request_id: uuid::Uuid::try_parse(&request_id).ok(),
-                client_request_id: Some(client_request_id),
-            })),
-            StatusCode::UNAUTHORIZED if !fresh_token => {
-                self.tokens.invalidate(&token).await;
-                Step::NewToken
-            }
+    /// What Graph's answer to the revoke means; 429 and 5xx never get here (`call` retries
+    /// them).
+    fn revocation(&self, answer: &GraphAnswer, user: &UserRef) -> Revocation {
+        let request_id = answer.request_id.as_str();
+        match answer.status {
+            s if s.is_success() => Revocation::Revoked(GraphReceipt {
+                request_id: uuid::Uuid::try_parse(request_id).ok(),
+                client_request_id: Some(answer.client_request_id),
+            }),
             StatusCode::UNAUTHORIZED => {
                 tracing::warn!(user = %user, "Graph refused a freshly issued token");
-                Step::RetryAfter(None)
+                Revocation::Transient
             }
             StatusCode::FORBIDDEN => {
                 tracing::error!(
@@ -242,14 +128,9 @@ impl<C: CredentialSource> GraphClient<C> {
                     "Graph denied the revocation: the app lacks the application permission \
                      User.RevokeSessions.All or admin consent for it"
                 );
-                Step::Done(Revocation::Denied)
+                Revocation::Denied
             }
-            StatusCode::NOT_FOUND => Step::Done(Revocation::UserNotFound),
-            StatusCode::TOO_MANY_REQUESTS
-            | StatusCode::INTERNAL_SERVER_ERROR
-            | StatusCode::BAD_GATEWAY
-            | StatusCode::SERVICE_UNAVAILABLE
-            | StatusCode::GATEWAY_TIMEOUT => Step::RetryAfter(wait),
+            StatusCode::NOT_FOUND => Revocation::UserNotFound,
             other => {
                 tracing::error!(
                     status = other.as_u16(),
@@ -257,17 +138,10 @@ impl<C: CredentialSource> GraphClient<C> {
                     user = %user,
                     "Graph rejected the request; not retried inline"
                 );
-                Step::Done(Revocation::Misconfigured)
+                Revocation::Misconfigured
             }
         }
     }
-}
-
-/// A fresh `client-request-id`: a version 4 GUID, the form Microsoft adopts as the request's
-/// correlation id. It must be unique, not secret, so the thread's fast generator serves,
-/// without a getrandom(2) system call per request.
-pub(super) fn client_request_id() -> uuid::Uuid {
-    uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes()).into_uuid()
 }
 
 impl<C: CredentialSource> Revoker for GraphClient<C> {
@@ -278,27 +152,24 @@ impl<C: CredentialSource> Revoker for GraphClient<C> {
         deadline: Instant,
     ) -> Revocation {
         let url = self.url(user);
-        let mut fresh_token = false;
-        let mut attempt: u32 = 0;
-        loop {
-            match self.attempt(&url, user, deadline, fresh_token).await {
-                Step::Done(revocation) => return revocation,
-                Step::NewToken => fresh_token = true,
-                Step::RetryAfter(wait) => {
-                    let wait = wait.unwrap_or_else(|| backoff(attempt));
-                    attempt += 1;
-                    let resume = Instant::now().checked_add(wait);
-                    if resume.is_none_or(|at| at >= deadline) {
-                        tracing::warn!(
-                            attempts = attempt,
-                            event_id = %event.id,
-                            user = %user,
-                            "deadline reached; revocation still owed"
-                        );
-                        return Revocation::Transient;
-                    }
-                    tokio::time::sleep(wait).await;
-                }
+        match self.call(Method::POST, &url, None, deadline).await {
+            Ok(answer) => self.revocation(&answer, user),
+            Err(GraphUnavailable::Transient(why)) => {
+                tracing::warn!(
+                    event_id = %event.id,
+                    user = %user,
+                    why,
+                    "deadline reached; revocation still owed"
+                );
+                Revocation::Transient
+            }
+            Err(GraphUnavailable::Misconfigured(error)) => {
+                tracing::error!(
+                    error,
+                    user = %user,
+                    "cannot get a token: the function is misconfigured"
+                );
+                Revocation::Misconfigured
             }
         }
     }
@@ -314,19 +185,6 @@ mod tests {
 
     fn path(raw: &str) -> String {
         path_for(raw)
-    }
-
-    #[test]
-    fn client_request_ids_are_distinct_version_4_guids() {
-        let ids: std::collections::HashSet<uuid::Uuid> =
-            (0..1000).map(|_| client_request_id()).collect();
-
-        assert_eq!(ids.len(), 1000);
-        for id in &ids {
-            assert_eq!(id.get_version_num(), 4, "{id}");
-            assert_eq!(id.get_variant(), uuid::Variant::RFC4122, "{id}");
-            assert_eq!(id.to_string().len(), 36, "hyphenated form: {id}");
-        }
     }
 
     #[test]
@@ -378,16 +236,5 @@ mod tests {
             Some(RevokeAction::RevokeSignInSessions)
         );
         assert_eq!(RevokeAction::parse("RevokeSignInSessions"), None);
-    }
-
-    #[test]
-    fn backoff_grows_and_stays_within_its_cap() {
-        for attempt in 0..20 {
-            let d = backoff(attempt);
-            let full = BACKOFF_BASE
-                .saturating_mul(1 << attempt.min(10))
-                .min(BACKOFF_CAP);
-            assert!(d >= full / 2 && d <= full, "{attempt}: {d:?}");
-        }
     }
 }
