@@ -204,10 +204,7 @@ impl Instance {
     /// The Intune poller: it needs the ledger table, which holds its checkpoint and makes each
     /// audit record count once, and refuses to start without it.
     pub fn intune(self) -> Result<IntunePoller, InitError> {
-        let (Some(table), Some(dynamodb)) = (
-            self.config.ledger_table.clone(),
-            self.clients.dynamodb.clone(),
-        ) else {
+        let Some(ledger) = self.ledger() else {
             return Err(ConfigError {
                 variable: "LEDGER_TABLE",
                 problem: "is required by the intune function (it holds the checkpoint and \
@@ -222,11 +219,13 @@ impl Instance {
             disable_lost_devices: self.config.disable_lost_devices,
             max_users: self.config.max_users_per_event,
         };
-        let checkpoint = DynamoCheckpoint::new(dynamodb, table);
-        let graph = self.graph();
-        let queue = self.queue();
-        let ledger = self.ledger();
-        let decider = Decider::new(self.config.policy(), graph, queue, ledger);
+        let checkpoint = ledger.checkpoint();
+        let decider = Decider::new(
+            self.config.policy(),
+            self.graph(),
+            self.queue(),
+            Some(ledger),
+        );
         Ok(Poller::new(decider, checkpoint, settings))
     }
 }

@@ -83,6 +83,11 @@ impl DynamoLedger {
         Self { client, table, ttl }
     }
 
+    /// The Intune checkpoint, an item of the same table, through the same client.
+    pub fn checkpoint(&self) -> super::DynamoCheckpoint {
+        super::DynamoCheckpoint::new(self.client.clone(), self.table.clone())
+    }
+
     /// Writes `items` all or nothing. One item goes as a plain conditional `PutItem` or
     /// `DeleteItem` (half the write units of a transaction, and no transaction coordination),
     /// its refusal reported as a one-reason cancellation.

@@ -114,8 +114,11 @@ enum Stop {
     End,
     /// Time or the page cap: this link is next.
     Unread(String),
-    /// This link could not be read, or its page's next link was refused: start there again.
+    /// This link could not be read: start there again.
     Stuck(String),
+    /// This link's page has a next link to another host, which was not followed: start
+    /// there again, and fail the run so that the alarm says so.
+    Foreign(String),
 }
 
 impl<R, Q, L, S> Poller<R, Q, L, S>
@@ -151,7 +154,8 @@ where
             .map_or(now - self.settings.lookback, |c| c.since);
         let from = since - OVERLAP;
 
-        let (pages, stop, foreign) = self.read(stored.as_ref(), from, read_until).await?;
+        let (pages, stop) = self.read(stored.as_ref(), from, read_until).await?;
+        let foreign = matches!(stop, Stop::Foreign(_));
         let mut report = RunReport {
             pages: pages.len(),
             ..RunReport::default()
@@ -169,7 +173,9 @@ where
         let (next_link, complete) = match (held, stop) {
             (Some(i), _) => (Some(pages[i].0.clone()), false),
             (None, Stop::End) => (None, true),
-            (None, Stop::Unread(link) | Stop::Stuck(link)) => (Some(link), false),
+            (None, Stop::Unread(link) | Stop::Stuck(link) | Stop::Foreign(link)) => {
+                (Some(link), false)
+            }
         };
         let checkpoint = Checkpoint {
             since: if complete {
@@ -211,14 +217,14 @@ where
     }
 
     /// Reads pages from the stored link (or the pass's first page) until the list ends, time
-    /// runs out or the page cap; the pages read, each with the link it came from, where
-    /// reading stopped, and whether a next link to another host was refused.
+    /// runs out or the page cap; the pages read, each with the link it came from, and where
+    /// reading stopped.
     async fn read(
         &self,
         stored: Option<&Checkpoint>,
         from: OffsetDateTime,
         read_until: Instant,
-    ) -> Result<(Vec<(String, Page)>, Stop, bool), RunError> {
+    ) -> Result<(Vec<(String, Page)>, Stop), RunError> {
         let graph = self.decider.revoker();
         let mut link = match stored.and_then(|c| c.next_link.clone()) {
             Some(link) if graph.may_follow(&link) => link,
@@ -228,7 +234,7 @@ where
         let mut pages: Vec<(String, Page)> = Vec::new();
         loop {
             if pages.len() >= MAX_PAGES || Instant::now() >= read_until {
-                return Ok((pages, Stop::Unread(link), false));
+                return Ok((pages, Stop::Unread(link)));
             }
             let page = match graph
                 .page(
@@ -258,21 +264,21 @@ where
                 Err(e) if pages.is_empty() => return Err(RunError::Listing(e.to_string())),
                 Err(e) => {
                     log_stuck(&e);
-                    return Ok((pages, Stop::Stuck(link), false));
+                    return Ok((pages, Stop::Stuck(link)));
                 }
             };
             let next = page.next_link.clone();
             let this = std::mem::take(&mut link);
             pages.push((this.clone(), page));
             match next {
-                None => return Ok((pages, Stop::End, false)),
+                None => return Ok((pages, Stop::End)),
                 Some(next) if graph.may_follow(&next) => link = next,
                 Some(_) => {
                     tracing::error!(
                         "Graph's @odata.nextLink points to another host; not followed (the \
                          app's token goes to the Graph host only). The page is read again next run"
                     );
-                    return Ok((pages, Stop::Stuck(this), true));
+                    return Ok((pages, Stop::Foreign(this)));
                 }
             }
         }

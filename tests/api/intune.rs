@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use revoker::intune::{RunError, RunReport};
+use revoker::aws::DynamoCheckpoint;
+use revoker::intune::{Checkpoint, CheckpointStore, RunError, RunReport};
 use revoker::startup::IntunePoller;
 use serde_json::{Value, json};
 use standin::{AuditFilter, Fault, ManagedDevice, Standin};
@@ -36,6 +37,28 @@ fn audit(id: &str, action: &str, owner: &str, minutes_ago: i64, device: &str) ->
         "managedDeviceId": device,
         "deviceActionCategory": "single"
     })
+}
+
+/// Adds `n` lost-mode records, one per user `{prefix}{i}@contoso.com`, the oldest 30
+/// minutes ago; returns the users.
+fn add_losses(standin: &Standin, prefix: &str, n: usize) -> Vec<String> {
+    let users: Vec<String> = (0..n).map(|i| format!("{prefix}{i}@contoso.com")).collect();
+    standin.add_audit_records(
+        users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| {
+                audit(
+                    &format!("{prefix}-audit-{i}"),
+                    LOST,
+                    u,
+                    30 - i as i64,
+                    &format!("d{i}"),
+                )
+            })
+            .collect(),
+    );
+    users
 }
 
 /// A managed device id (a GUID) from a small number.
@@ -157,22 +180,7 @@ async fn records_of_other_actions_older_records_and_canceled_ones_are_never_acte
 async fn a_listing_of_many_pages_is_read_to_the_end_and_each_owner_revoked() {
     let (standin, table) = setup().await;
     standin.set_audit_page_size(2);
-    let users: Vec<String> = (0..7).map(|i| format!("user{i}@contoso.com")).collect();
-    standin.add_audit_records(
-        users
-            .iter()
-            .enumerate()
-            .map(|(i, u)| {
-                audit(
-                    &format!("audit-{i}"),
-                    LOST,
-                    u,
-                    20 - i as i64,
-                    &format!("d{i}"),
-                )
-            })
-            .collect(),
-    );
+    let users = add_losses(&standin, "user", 7);
 
     let report = run(&intune_poller(&standin, &table, &[]).await).await;
 
@@ -188,22 +196,7 @@ async fn a_listing_of_many_pages_is_read_to_the_end_and_each_owner_revoked() {
 async fn a_run_cut_short_by_its_deadline_resumes_where_it_stopped_without_loss_or_double_action() {
     let (standin, table) = setup().await;
     standin.set_audit_page_size(1);
-    let users: Vec<String> = (0..6).map(|i| format!("slow{i}@contoso.com")).collect();
-    standin.add_audit_records(
-        users
-            .iter()
-            .enumerate()
-            .map(|(i, u)| {
-                audit(
-                    &format!("audit-{i}"),
-                    LOST,
-                    u,
-                    30 - i as i64,
-                    &format!("d{i}"),
-                )
-            })
-            .collect(),
-    );
+    let users = add_losses(&standin, "slow", 6);
     // Each page takes 250 ms; a run keeps 3 s for its checkpoint and reads for half the rest.
     standin.fail_next_listing(vec![Fault::Slow(Duration::from_millis(250)); 40]);
     let poller = intune_poller(&standin, &table, &[]).await;
@@ -434,19 +427,7 @@ async fn a_dry_run_calls_nothing_that_writes() {
 #[tokio::test]
 async fn a_run_naming_more_users_than_the_cap_refuses_them_all() {
     let (standin, table) = setup().await;
-    standin.add_audit_records(
-        (0..4)
-            .map(|i| {
-                audit(
-                    &format!("audit-{i}"),
-                    LOST,
-                    &format!("u{i}@contoso.com"),
-                    5,
-                    "d",
-                )
-            })
-            .collect(),
-    );
+    add_losses(&standin, "u", 4);
     let logs = crate::logs::capture_this_thread();
 
     let poller = intune_poller(&standin, &table, &[("MAX_USERS_PER_EVENT", "3")]).await;
@@ -521,4 +502,72 @@ async fn a_relay_event_naming_an_entra_device_gets_the_same_containment() {
 
     assert_eq!(answer.body["outcome"], "revoked", "{}", answer.raw);
     assert!(!standin.managed_devices()[0].account_enabled);
+}
+
+#[tokio::test]
+async fn a_checkpoint_save_is_refused_when_another_run_moved_it_first() {
+    let store = DynamoCheckpoint::new(dynamodb_client(), create_ledger_table().await);
+    assert_eq!(store.load().await.unwrap(), None);
+    let at = |s| OffsetDateTime::from_unix_timestamp(s).unwrap();
+    let first = Checkpoint {
+        since: at(1_795_000_000),
+        next_link: None,
+        high_water: None,
+        version: 1,
+    };
+    let second = Checkpoint {
+        next_link: Some("http://127.0.0.1:1/beta/deviceManagement/remoteActionAudits".into()),
+        high_water: Some(at(1_795_000_600)),
+        version: 2,
+        ..first.clone()
+    };
+
+    store.save(&first).await.unwrap();
+    let twice = store.save(&first).await;
+    store.save(&second).await.unwrap();
+    let stale = store.save(&second).await;
+
+    assert!(twice.is_err(), "a second first save");
+    assert!(
+        stale.unwrap_err().to_string().contains("another run"),
+        "a save from a run that read version 1"
+    );
+    assert_eq!(store.load().await.unwrap(), Some(second));
+}
+
+#[tokio::test]
+async fn an_owed_record_older_than_a_day_no_longer_holds_the_checkpoint() {
+    let (standin, table) = setup().await;
+    standin.add_audit_records(vec![audit(
+        "audit-old",
+        LOST,
+        "olga@contoso.com",
+        25 * 60,
+        "d1",
+    )]);
+    standin.fail_next("olga@contoso.com", vec![Fault::Forbidden]);
+
+    let poller = intune_poller(&standin, &table, &[("INTUNE_LOOKBACK_MINUTES", "2000")]).await;
+    let report = run(&poller).await;
+
+    assert_eq!((report.owed, report.complete), (1, true), "{report:?}");
+    assert!(!checkpoint(&table).await.contains_key("next_link"));
+}
+
+#[tokio::test]
+async fn a_record_dated_in_the_future_never_moves_the_checkpoint_past_now() {
+    let (standin, table) = setup().await;
+    standin.add_audit_records(vec![audit(
+        "audit-future",
+        LOST,
+        "fay@contoso.com",
+        -120,
+        "d1",
+    )]);
+
+    let report = run(&intune_poller(&standin, &table, &[]).await).await;
+
+    assert_eq!(report.revoked, 1);
+    let since = OffsetDateTime::parse(&checkpoint(&table).await["since"], &Rfc3339).unwrap();
+    assert!(since <= OffsetDateTime::now_utc(), "{since}");
 }
