@@ -90,6 +90,7 @@ $(BENCH_STAMP): bench/requirements.txt | $(STAMP)
 # Two builds, because features are resolved per selected package: the webhook measured is the
 # webhook shipped, not one built with the harness's dependency features.
 bench-build: release-webhook
+	cargo build --release --locked -p lost-device-revoker --bin intune
 	cargo build --release --locked -p lost-device-bench
 
 # The deployment artifact, for its size only: a failed cross-build is reported as unavailable,

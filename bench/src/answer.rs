@@ -84,6 +84,9 @@ pub fn read(reply: &Reply) -> Result<(Answer, String), AnswerError> {
 
 /// Checks a reply against what the subject must answer.
 pub fn check(reply: &Reply, expect: Expect) -> Result<Answer, AnswerError> {
+    if let Expect::Run { revoked } = expect {
+        return check_run(reply, revoked);
+    }
     let (answer, body) = read(reply)?;
     let ok = match expect {
         Expect::Ok => answer.status == 200,
@@ -92,6 +95,7 @@ pub fn check(reply: &Reply, expect: Expect) -> Result<Answer, AnswerError> {
                 && !answer.outcomes.is_empty()
                 && answer.outcomes.iter().all(|o| o.outcome == "revoked")
         }
+        Expect::Run { .. } => unreachable!("checked above"),
     };
     if ok {
         Ok(answer)
@@ -100,11 +104,45 @@ pub fn check(reply: &Reply, expect: Expect) -> Result<Answer, AnswerError> {
             expected: match expect {
                 Expect::Ok => "HTTP 200",
                 Expect::Revoked => "HTTP 200 with every user revoked",
+                Expect::Run { .. } => "an Intune run report",
             },
             status: answer.status,
             body,
         })
     }
+}
+
+/// An Intune run's answer: its report, with `revoked` users revoked, none owed or refused.
+fn check_run(reply: &Reply, revoked: usize) -> Result<Answer, AnswerError> {
+    let raw = match reply {
+        Reply::Response(raw) => raw,
+        Reply::Error { error_type, body } => {
+            return Err(AnswerError::FunctionError {
+                error_type: error_type.clone().unwrap_or_else(|| "unknown".into()),
+                body: String::from_utf8_lossy(body).into_owned(),
+            });
+        }
+    };
+    let report: Value = serde_json::from_slice(raw).unwrap_or_default();
+    let count = |name: &str| report.get(name).and_then(Value::as_u64);
+    let ok = count("revoked") == Some(revoked as u64)
+        && count("owed") == Some(0)
+        && report.get("refused") == Some(&Value::Bool(false));
+    if ok {
+        return Ok(Answer {
+            status: 200,
+            outcomes: Vec::new(),
+        });
+    }
+    Err(AnswerError::Unexpected {
+        expected: if revoked == 1 {
+            "an Intune run that revoked its record's owner"
+        } else {
+            "an Intune run with nothing new"
+        },
+        status: 200,
+        body: String::from_utf8_lossy(raw).into_owned(),
+    })
 }
 
 #[cfg(test)]

@@ -8,18 +8,19 @@ use crate::subject::SubjectId;
 pub const USAGE: &str = "\
 usage: lambda-bench [options]   (run through scripts/with_moto.py; `make bench` does)
 
-Measures the webhook Lambda (without and with the DynamoDB ledger) against a hello-world
-lambda_http floor and a Python reference under a local Lambda Runtime API, then writes
-bench/results/latest.{md,json}.
+Measures the webhook Lambda (without and with the DynamoDB ledger) and the Intune poller
+against a hello-world lambda_http floor and a Python reference under a local Lambda Runtime
+API, then writes bench/results/latest.{md,json}.
 
   --webhook PATH          release webhook binary        [target/release/webhook]
+  --intune PATH           release intune binary         [target/release/intune]
   --floor PATH            release floor binary          [target/release/floor]
   --python PATH           Python with awslambdaric      [.venv/bench-python/bin/python]
   --python-root DIR       the reference handler's dir   [bench/python]
   --secret FILE           the app secret to store       [examples/demo-secret.json]
   --repetitions N         spawn pairs per subject (≥ 1) [20]
-  --events N              events in a warm spawn (≥ 2)  [1000]
-  --only LIST             subjects, comma-separated     [webhook,webhook-ledger,floor,python]
+  --events N              events in a warm spawn (≥ 2)  [1000; intune: at most 100 runs]
+  --only LIST             subjects, comma-separated     [webhook,webhook-ledger,intune,floor,python]
   --burst-events N        burst size, 0 to skip         [1000]
   --burst-environments N  concurrent environments       [10]
   --burst-throttle PCT    Graph calls answered 429      [20]
@@ -34,6 +35,7 @@ bench/results/latest.{md,json}.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Options {
     pub webhook: PathBuf,
+    pub intune: PathBuf,
     pub floor: PathBuf,
     pub python: PathBuf,
     pub python_root: PathBuf,
@@ -57,6 +59,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             webhook: "target/release/webhook".into(),
+            intune: "target/release/intune".into(),
             floor: "target/release/floor".into(),
             python: ".venv/bench-python/bin/python".into(),
             python_root: "bench/python".into(),
@@ -91,6 +94,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
         match flag.as_str() {
             "-h" | "--help" => return Ok(Command::Help),
             "--webhook" => options.webhook = value()?.into(),
+            "--intune" => options.intune = value()?.into(),
             "--floor" => options.floor = value()?.into(),
             "--python" => options.python = value()?.into(),
             "--python-root" => options.python_root = value()?.into(),
@@ -141,7 +145,9 @@ fn subjects(list: &str) -> Result<Vec<SubjectId>, String> {
     let mut chosen = Vec::new();
     for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let id = SubjectId::parse(name).ok_or_else(|| {
-            format!("--only: unknown subject {name:?} (webhook, webhook-ledger, floor, python)")
+            format!(
+                "--only: unknown subject {name:?} (webhook, webhook-ledger, intune, floor, python)"
+            )
         })?;
         if !chosen.contains(&id) {
             chosen.push(id);

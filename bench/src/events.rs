@@ -73,6 +73,43 @@ impl EventMaker {
         event.to_string()
     }
 
+    /// EventBridge's scheduled event, as the Intune poller receives it each minute.
+    pub fn scheduled_event(&self) -> String {
+        let now = OffsetDateTime::now_utc();
+        json!({
+            "version": "0",
+            "id": uuid::Uuid::new_v4().to_string(),
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": "123456789012",
+            "time": now.format(&Rfc3339).unwrap_or_default(),
+            "region": "us-east-1",
+            "resources": ["arn:aws:events:us-east-1:123456789012:rule/lost-device-bench"],
+            "detail": {}
+        })
+        .to_string()
+    }
+
+    /// An Intune audit record: the device of the user `label` names put in lost mode a
+    /// minute ago.
+    pub fn intune_record(label: &str) -> Value {
+        let requested = OffsetDateTime::now_utc() - time::Duration::minutes(1);
+        json!({
+            "@odata.type": "#microsoft.graph.remoteActionAudit",
+            "id": uuid::Uuid::new_v4().to_string(),
+            "deviceDisplayName": format!("Bench laptop {label}"),
+            "userName": "helpdesk@contoso.com",
+            "initiatedByUserPrincipalName": "helpdesk@contoso.com",
+            "action": "enableLostMode",
+            "requestDateTime": requested.format(&Rfc3339).unwrap_or_default(),
+            "deviceOwnerUserPrincipalName": Self::user(label, 0),
+            "deviceIMEI": "",
+            "actionState": "pending",
+            "managedDeviceId": uuid::Uuid::new_v4().to_string(),
+            "deviceActionCategory": "single"
+        })
+    }
+
     /// A Function URL event for `POST {path}` carrying `body`, signed for the path's source
     /// as a sender holding the secret would sign it.
     pub fn signed(&self, path: &str, body: &str) -> Result<String, MakerError> {

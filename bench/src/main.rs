@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use lost_device_bench::{artifact, burst, cli, measure, report, worst_case};
 use standin::Standin;
@@ -97,7 +98,7 @@ async fn run(options: Options) -> Result<Results, BenchError> {
         .await
         .map_err(BenchError::KeepAlive)?;
     for subject in subjects.iter_mut() {
-        if subject.id == SubjectId::WebhookLedger {
+        if subject.id.uses_ledger() {
             subject.extra_env = vec![
                 ("LEDGER_TABLE".into(), ledger_table.clone()),
                 ("AWS_ENDPOINT_URL_DYNAMODB".into(), dynamodb.url()),
@@ -107,9 +108,11 @@ async fn run(options: Options) -> Result<Results, BenchError> {
     let fixture = AppFixture::load(&options.secret)?;
     let secret_id = format!("lost-device-bench-{}", std::process::id());
     aws.create_secret(&secret_id, &fixture.secret_json).await?;
-    let standin = Standin::start(fixture.standin_config(), 0)
-        .await
-        .map_err(BenchError::Standin)?;
+    let standin = Arc::new(
+        Standin::start(fixture.standin_config(), 0)
+            .await
+            .map_err(BenchError::Standin)?,
+    );
     create_dir(&options.work_dir)?;
     let retry_queue_url = aws
         .create_queue(&format!("lost-device-bench-retry-{}", std::process::id()))
@@ -129,6 +132,7 @@ async fn run(options: Options) -> Result<Results, BenchError> {
         ],
         log_dir: options.work_dir.clone(),
         retry_queue_url,
+        standin: Arc::clone(&standin),
     };
 
     let pairs = measure_subjects(&lab, &subjects, &options).await?;
@@ -194,6 +198,13 @@ fn subjects(options: &Options) -> Result<Vec<Subject>, BenchError> {
                     "build it with `cargo build --release -p lost-device-revoker --bin webhook`",
                 )?,
             )),
+            SubjectId::Intune => Ok(Subject::native(
+                *id,
+                existing(
+                    &options.intune,
+                    "build it with `cargo build --release -p lost-device-revoker --bin intune`",
+                )?,
+            )),
             SubjectId::Floor => Ok(Subject::native(
                 *id,
                 existing(
@@ -243,7 +254,8 @@ async fn measure_subjects(
             let subject = &subjects[(round + i) % subjects.len()];
             let label = |kind: &str| format!("{}-r{round:02}-{kind}", subject.id);
             let cold = measure::spawn(lab, subject, 1, &label("cold")).await?;
-            let warm = measure::spawn(lab, subject, options.events, &label("warm")).await?;
+            let events = subject.id.warm_events(options.events);
+            let warm = measure::spawn(lab, subject, events, &label("warm")).await?;
             line.push_str(&progress(&cold, &warm));
             pairs
                 .entry(subject.id)

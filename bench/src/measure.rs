@@ -3,9 +3,11 @@
 //! difference to a cold start is N − 1 warm events.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
+use standin::Standin;
 
 use crate::answer::{self, AnswerError};
 use crate::environment::{self, Environment, EnvironmentError};
@@ -27,6 +29,8 @@ pub struct Lab {
     /// The moto SQS queue RETRY_QUEUE_URL names.
     pub retry_queue_url: String,
     pub log_dir: PathBuf,
+    /// The Entra + Graph stand-in every subject calls; it also holds Intune's records.
+    pub standin: Arc<Standin>,
 }
 
 /// How long one event may take before the run is declared stuck.
@@ -98,8 +102,16 @@ pub async fn spawn(
     // Queue everything first: the function then pulls events back to back, and the harness
     // adds nothing between them.
     let mut tickets: Vec<_> = (0..events)
-        .map(|n| dispatcher.submit(lab.maker.lost_device(label, n)))
+        .map(|n| match subject.id {
+            SubjectId::Intune => dispatcher.submit(lab.maker.scheduled_event()),
+            _ => dispatcher.submit(lab.maker.lost_device(label, n)),
+        })
         .collect();
+    if subject.id == SubjectId::Intune {
+        // This spawn's one new lost-mode record, and none of the earlier spawns'.
+        lab.standin
+            .replace_audit_records(vec![EventMaker::intune_record(label)]);
+    }
     let log = lab.log_dir.join(format!("{}.log", subject.id));
     let environment =
         Environment::start(subject, dispatcher, &lab.function_config, log.clone()).await?;
@@ -107,7 +119,7 @@ pub async fn spawn(
     let mut latencies = Vec::with_capacity(events);
     for (n, ticket) in tickets.iter_mut().enumerate() {
         let completion = environment::settle(ticket, &mut environments, EVENT_TIMEOUT).await?;
-        answer::check(&completion.reply, subject.id.expect()).map_err(|source| {
+        answer::check(&completion.reply, subject.id.expect(n)).map_err(|source| {
             MeasureError::Answer {
                 subject: subject.id,
                 label: label.to_owned(),

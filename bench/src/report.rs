@@ -312,12 +312,13 @@ const METRICS: [Metric; 9] = [
 fn subject_table(results: &Results) -> String {
     let webhook = results.subject(SubjectId::Webhook);
     let ledger = results.subject(SubjectId::WebhookLedger);
+    let intune = results.subject(SubjectId::Intune);
     let floor = results.subject(SubjectId::Floor);
     let python = results.subject(SubjectId::Python);
     let mut out = String::from(
-        "| metric | webhook | webhook-ledger | floor | python | webhook ÷ floor | \
-         webhook-ledger ÷ webhook | python ÷ webhook |\n\
-         | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+        "| metric | webhook | webhook-ledger | intune | floor | python | webhook ÷ floor | \
+         webhook-ledger ÷ webhook | intune ÷ floor | python ÷ webhook |\n\
+         | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
     );
     for (name, metric) in METRICS {
         let value = |s: Option<&SubjectSummary>| s.and_then(metric);
@@ -327,13 +328,15 @@ fn subject_table(results: &Results) -> String {
             _ => "–".into(),
         };
         out.push_str(&format!(
-            "| {name} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {name} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             cell(value(webhook)),
             cell(value(ledger)),
+            cell(value(intune)),
             cell(value(floor)),
             cell(value(python)),
             ratio(value(webhook), value(floor)),
             ratio(value(ledger), value(webhook)),
+            ratio(value(intune), value(floor)),
             ratio(value(python), value(webhook)),
         ));
     }

@@ -13,6 +13,9 @@ pub enum SubjectId {
     Webhook,
     /// The same binary with the ledger configured (`LEDGER_TABLE`, DynamoDB on moto).
     WebhookLedger,
+    /// The release `intune` binary: one scheduled run per event, reading the stand-in's
+    /// Intune audit records, with its checkpoint and ledger in moto.
+    Intune,
     /// A hello-world `lambda_http` binary with the same release profile.
     Floor,
     /// The same job in Python under `awslambdaric`.
@@ -20,9 +23,10 @@ pub enum SubjectId {
 }
 
 impl SubjectId {
-    pub const ALL: [SubjectId; 4] = [
+    pub const ALL: [SubjectId; 5] = [
         SubjectId::Webhook,
         SubjectId::WebhookLedger,
+        SubjectId::Intune,
         SubjectId::Floor,
         SubjectId::Python,
     ];
@@ -31,6 +35,7 @@ impl SubjectId {
         match self {
             SubjectId::Webhook => "webhook",
             SubjectId::WebhookLedger => "webhook-ledger",
+            SubjectId::Intune => "intune",
             SubjectId::Floor => "floor",
             SubjectId::Python => "python",
         }
@@ -40,20 +45,40 @@ impl SubjectId {
         Self::ALL.into_iter().find(|s| s.name() == name)
     }
 
-    /// A log line that means the subject fell back from what it measures: the ledger subject
-    /// that logs `ledger unavailable` answered `revoked` without the ledger.
+    /// A log line that means the subject fell back from what it measures: a subject with the
+    /// ledger that logs `ledger unavailable` answered without the ledger.
     pub fn must_not_log(self) -> Option<&'static str> {
         match self {
-            SubjectId::WebhookLedger => Some("ledger unavailable"),
+            SubjectId::WebhookLedger | SubjectId::Intune => Some("ledger unavailable"),
             SubjectId::Webhook | SubjectId::Floor | SubjectId::Python => None,
         }
     }
 
-    /// What every answer of this subject must be for a measurement to count.
-    pub fn expect(self) -> Expect {
+    /// Whether the subject decides through the ledger table (`LEDGER_TABLE`).
+    pub fn uses_ledger(self) -> bool {
+        matches!(self, SubjectId::WebhookLedger | SubjectId::Intune)
+    }
+
+    /// What answer `n` (from 0) of a spawn must be for a measurement to count. The Intune
+    /// poller's spawn has one new lost-mode record: its first run revokes its owner, the
+    /// later ones find nothing new.
+    pub fn expect(self, n: usize) -> Expect {
         match self {
             SubjectId::Webhook | SubjectId::WebhookLedger | SubjectId::Python => Expect::Revoked,
+            SubjectId::Intune => Expect::Run {
+                revoked: usize::from(n == 0),
+            },
             SubjectId::Floor => Expect::Ok,
+        }
+    }
+
+    /// How many events a warm spawn serves when `requested` are asked for: a poller run
+    /// costs a listing and a checkpoint read and write, so 100 runs say what a warm run
+    /// costs without making the benchmark wait on moto for 1,000.
+    pub fn warm_events(self, requested: usize) -> usize {
+        match self {
+            SubjectId::Intune => requested.min(100),
+            _ => requested,
         }
     }
 }
@@ -71,6 +96,8 @@ pub enum Expect {
     Revoked,
     /// HTTP 200.
     Ok,
+    /// An Intune run's report: `revoked` users revoked, nobody owed, nothing refused.
+    Run { revoked: usize },
 }
 
 /// How to start one subject, as Lambda would start its bootstrap.

@@ -212,6 +212,11 @@ impl Standin {
         }
     }
 
+    /// Replaces every audit record with `records` (a benchmark gives each spawn its own).
+    pub fn replace_audit_records(&self, records: Vec<serde_json::Value>) {
+        self.shared.write(|s| s.audits = records);
+    }
+
     /// How many audit records one page holds (default 50).
     pub fn set_audit_page_size(&self, size: usize) {
         self.shared.write(|s| s.audit_page_size = size.max(1));
