@@ -87,6 +87,8 @@ pub struct RunReport {
     pub queued: usize,
     /// Users still owed: their page is read again next run.
     pub owed: usize,
+    /// Loss records not started before the run's deadline: their page is read again next run.
+    pub deferred: usize,
     /// The run's losses named too many users and were refused.
     pub refused: bool,
     /// The pass read to the end of the list.
@@ -205,6 +207,7 @@ where
             duplicate = report.duplicate,
             queued = report.queued,
             owed = report.owed,
+            deferred = report.deferred,
             refused = report.refused,
             complete,
             since = report.since,
@@ -342,22 +345,31 @@ where
             .collect()
             .await;
 
-        let reports: Vec<(usize, bool, Report)> = stream::iter(events)
+        // A record whose turn comes after the deadline is not started (its claim and settle
+        // would only eat the time kept for the checkpoint): its page is read again next run.
+        let reports: Vec<(usize, bool, Option<Report>)> = stream::iter(events)
             .map(|(i, holds, event)| async move {
+                if Instant::now() >= deadline {
+                    return (i, holds, None);
+                }
                 let source = event.source.clone();
-                (
-                    i,
-                    holds,
-                    self.decider
-                        .decide(&source, Parsed::Lost(event), deadline)
-                        .await,
-                )
+                let decided = self
+                    .decider
+                    .decide(&source, Parsed::Lost(event), deadline)
+                    .await;
+                (i, holds, Some(decided))
             })
             .buffered(CONCURRENT_RECORDS)
             .collect()
             .await;
         let mut held = None;
+        let mut hold = |i: usize| held = Some(held.map_or(i, |h: usize| h.min(i)));
         for (i, holds, decided) in &reports {
+            let Some(decided) = decided else {
+                report.deferred += 1;
+                hold(*i);
+                continue;
+            };
             if decided.outcome == Outcome::Duplicate {
                 report.duplicate += 1;
             }
@@ -369,7 +381,7 @@ where
                     UserOutcome::Failed | UserOutcome::Denied | UserOutcome::InProgress => {
                         report.owed += 1;
                         if *holds {
-                            held = Some(held.map_or(*i, |h: usize| h.min(*i)));
+                            hold(*i);
                         }
                     }
                     UserOutcome::DryRun | UserOutcome::Protected | UserOutcome::UserNotFound => {}

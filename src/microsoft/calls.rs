@@ -138,6 +138,7 @@ impl<C: CredentialSource> GraphClient<C> {
             {
                 Attempt::Answered(answer) => return Ok(answer),
                 Attempt::Misconfigured(e) => return Err(GraphUnavailable::Misconfigured(e)),
+                Attempt::GiveUp(why) => return Err(GraphUnavailable::Transient(why)),
                 Attempt::NewToken => {
                     fresh_token = true;
                     continue;
@@ -256,16 +257,21 @@ impl<C: CredentialSource> GraphClient<C> {
             _ => {}
         }
         match read_limited(response).await {
-            Some(body) => Attempt::Answered(GraphAnswer {
+            Ok(body) => Attempt::Answered(GraphAnswer {
                 status,
                 request_id,
                 client_request_id,
                 body,
             }),
-            None => Attempt::Retry {
+            Err(Unread::BrokeOff) => Attempt::Retry {
                 wait: None,
-                why: "the answer could not be read".to_owned(),
+                why: "the answer broke off".to_owned(),
             },
+            // Asking again gets the same answer: no time is spent on it.
+            Err(Unread::TooLarge) => Attempt::GiveUp(format!(
+                "the answer is larger than {} MiB",
+                MAX_ANSWER_BYTES / (1024 * 1024)
+            )),
         }
     }
 }
@@ -279,18 +285,26 @@ enum Attempt {
     },
     NewToken,
     Misconfigured(String),
+    /// No answer to act on, and no point in asking again.
+    GiveUp(String),
 }
 
-/// The body, or `None` when it breaks off or is larger than [`MAX_ANSWER_BYTES`].
-async fn read_limited(mut response: reqwest::Response) -> Option<Vec<u8>> {
+/// Why a body was not read.
+enum Unread {
+    BrokeOff,
+    TooLarge,
+}
+
+/// The body, unless it breaks off or is larger than [`MAX_ANSWER_BYTES`].
+async fn read_limited(mut response: reqwest::Response) -> Result<Vec<u8>, Unread> {
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.ok()? {
+    while let Some(chunk) = response.chunk().await.map_err(|_| Unread::BrokeOff)? {
         if body.len() + chunk.len() > MAX_ANSWER_BYTES {
-            return None;
+            return Err(Unread::TooLarge);
         }
         body.extend_from_slice(&chunk);
     }
-    Some(body)
+    Ok(body)
 }
 
 #[cfg(test)]

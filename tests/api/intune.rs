@@ -571,3 +571,52 @@ async fn a_record_dated_in_the_future_never_moves_the_checkpoint_past_now() {
     let since = OffsetDateTime::parse(&checkpoint(&table).await["since"], &Rfc3339).unwrap();
     assert!(since <= OffsetDateTime::now_utc(), "{since}");
 }
+
+#[tokio::test]
+async fn records_left_when_the_deadline_comes_are_decided_by_the_next_run_once() {
+    let (standin, table) = setup().await;
+    let users = add_losses(&standin, "late", 16);
+    for user in &users {
+        standin.fail_next(user, vec![Fault::Slow(Duration::from_millis(700))]);
+    }
+    let poller = intune_poller(&standin, &table, &[]).await;
+
+    // 3 s are kept for the checkpoint: 1 s to decide 16 records, 8 at a time, 0.7 s each.
+    let first = poller
+        .run(Instant::now() + Duration::from_millis(4000))
+        .await
+        .unwrap();
+    assert!(
+        first.deferred + first.owed > 0 && !first.complete,
+        "{first:?}"
+    );
+    let second = run(&poller).await;
+
+    assert!(second.complete, "{second:?}");
+    let expected: BTreeMap<String, usize> = users.iter().map(|u| (u.clone(), 1)).collect();
+    assert_eq!(revoked(&standin), expected);
+}
+
+#[tokio::test]
+async fn a_page_larger_than_the_read_limit_is_refused_at_once_not_asked_again() {
+    let (standin, table) = setup().await;
+    standin.set_audit_page_size(10_000);
+    let mut record = audit("big", "remoteLock", "erin@contoso.com", 5, "d");
+    record["deviceActionDetails"] = json!([{"key": "note", "value": "x".repeat(1000)}]);
+    standin.add_audit_records(vec![record; 5000]);
+
+    let started = Instant::now();
+    let result = intune_poller(&standin, &table, &[]).await.run(soon()).await;
+
+    assert!(
+        matches!(&result, Err(RunError::Listing(why)) if why.contains("larger than")),
+        "{result:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let listings = standin
+        .graph_calls()
+        .iter()
+        .filter(|c| c.raw_path.ends_with("remoteActionAudits"))
+        .count();
+    assert_eq!(listings, 1, "the same answer was asked for again");
+}
