@@ -395,27 +395,34 @@ where
     /// Entra device id and operating system (a failed lookup is audited; the owner is still
     /// decided).
     async fn event(&self, record: &AuditRecord, deadline: Instant) -> LostDeviceEvent {
-        let mut device = record.device();
-        let lookup = record
-            .managed_device_id
-            .as_deref()
-            .filter(|_| self.settings.disable_lost_devices && record.owner.is_some());
-        if let Some(id) = lookup {
-            let bound = deadline.min(Instant::now() + LOOKUP_BOUND);
-            match self.decider.revoker().managed_device(id, bound).await {
-                Ok(found) => {
-                    device.entra_device_id = found.entra_device_id;
-                    device.operating_system = found.operating_system;
-                }
-                Err(why) => tracing::error!(
-                    event_id = %record.id,
-                    managed_device_id = id,
-                    error = why,
-                    "could not read the managed device; its Entra device cannot be disabled"
-                ),
-            }
+        let mut event = record.event(&self.source, record.device());
+        // A record this instance already decided (read again in the overlap) is a duplicate:
+        // its device is not looked up again every run.
+        if !self.settings.disable_lost_devices || self.decider.knows(&event) {
+            return event;
         }
-        record.event(&self.source, device)
+        let (Some(id), Some(owner)) = (
+            record.managed_device_id.as_deref(),
+            event.owners.first_mut(),
+        ) else {
+            return event;
+        };
+        let bound = deadline.min(Instant::now() + LOOKUP_BOUND);
+        match self.decider.revoker().managed_device(id, bound).await {
+            Ok(found) => {
+                for device in &mut owner.devices {
+                    device.entra_device_id = found.entra_device_id.clone();
+                    device.operating_system = found.operating_system.clone();
+                }
+            }
+            Err(why) => tracing::error!(
+                event_id = %record.id,
+                managed_device_id = id,
+                error = why,
+                "could not read the managed device; its Entra device cannot be disabled"
+            ),
+        }
+        event
     }
 }
 

@@ -189,6 +189,16 @@ impl<R: Revoker, Q: RetryQueue, L: Ledger> Decider<R, Q, L> {
         Report::for_users(event.id, results)
     }
 
+    /// Whether this instance remembers every user of `event` as decided: deciding it again
+    /// answers `duplicate` without asking anyone.
+    pub(crate) fn knows(&self, event: &LostDeviceEvent) -> bool {
+        !event.owners.is_empty()
+            && event
+                .owners
+                .iter()
+                .all(|owner| self.dedupe.contains(&key(event, &owner.user)))
+    }
+
     /// One user's decision; `prior`: what is already known of them (a duplicate, or a claim
     /// held elsewhere), so nothing is done now.
     async fn decide_user(

@@ -620,3 +620,28 @@ async fn a_page_larger_than_the_read_limit_is_refused_at_once_not_asked_again() 
         .count();
     assert_eq!(listings, 1, "the same answer was asked for again");
 }
+
+#[tokio::test]
+async fn a_record_read_again_in_the_overlap_is_not_looked_up_again() {
+    let (standin, table) = setup().await;
+    standin.add_managed_device(managed(1, "Windows"));
+    standin.add_audit_records(vec![audit(
+        "audit-1",
+        LOST,
+        "erin@contoso.com",
+        5,
+        &device_id(1),
+    )]);
+    let poller = intune_poller(&standin, &table, &[("DISABLE_LOST_DEVICES", "true")]).await;
+
+    run(&poller).await;
+    let again = run(&poller).await;
+
+    assert_eq!(again.duplicate, 1, "{again:?}");
+    let lookups = standin
+        .graph_calls()
+        .iter()
+        .filter(|c| c.raw_path.contains("managedDevices"))
+        .count();
+    assert_eq!(lookups, 1);
+}
