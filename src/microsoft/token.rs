@@ -32,13 +32,16 @@ pub(crate) enum EntraError {
     Credentials(#[from] CredentialsError),
     #[error("{0}")]
     Local(&'static str),
+    /// The deadline came while the credentials were read or another caller's fetch ran.
+    #[error("no token before the deadline")]
+    OutOfTime,
 }
 
 impl EntraError {
     /// True when retrying later may succeed without anyone changing anything.
     pub(crate) fn is_transient(&self) -> bool {
         match self {
-            Self::Unavailable(_) => true,
+            Self::Unavailable(_) | Self::OutOfTime => true,
             Self::Credentials(e) => e.is_transient(),
             Self::Rejected { .. } | Self::Local(_) => false,
         }
@@ -165,8 +168,17 @@ impl<C: CredentialSource> TokenClient<C> {
         }
     }
 
-    /// A token valid for a while yet: cached, or fetched (by one caller at a time).
+    /// A token valid for a while yet: cached, or fetched (by one caller at a time), by
+    /// `deadline`. The wait for another caller's fetch and the read of the credentials count
+    /// against it too: a slow Secrets Manager must not keep the act past the time the
+    /// caller keeps for queueing what is still owed.
     pub(crate) async fn token(&self, deadline: Instant) -> Result<AccessToken, EntraError> {
+        tokio::time::timeout_at(deadline, self.cached_or_fetched(deadline))
+            .await
+            .unwrap_or(Err(EntraError::OutOfTime))
+    }
+
+    async fn cached_or_fetched(&self, deadline: Instant) -> Result<AccessToken, EntraError> {
         let mut cache = self.cache.lock().await;
         if let Some(cached) = &cache.1
             && Instant::now() < cached.refresh_at
@@ -333,5 +345,35 @@ mod tests {
             assert!(!hint(Some(code)).starts_with("see "), "{code}");
         }
         assert!(hint(Some(7_000_215)).contains("Secret ID"));
+    }
+
+    /// A Secrets Manager that never answers.
+    struct Silent;
+
+    impl CredentialSource for Silent {
+        async fn credentials(&self) -> Result<Arc<EntraCredentials>, CredentialsError> {
+            std::future::pending().await
+        }
+
+        async fn reread(&self) -> Result<Arc<EntraCredentials>, CredentialsError> {
+            std::future::pending().await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_credentials_read_that_outlasts_the_deadline_ends_at_the_deadline_as_transient() {
+        let client = TokenClient::new(
+            reqwest::Client::new(),
+            "http://127.0.0.1:9".to_owned(),
+            Cloud::Global,
+            Arc::new(Silent),
+        );
+        let deadline = Instant::now() + Duration::from_millis(50);
+
+        let answer = tokio::time::timeout(Duration::from_secs(5), client.token(deadline)).await;
+
+        let error = answer.expect("the call ends by itself").unwrap_err();
+        assert!(matches!(error, EntraError::OutOfTime), "{error}");
+        assert!(error.is_transient());
     }
 }

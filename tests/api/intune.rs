@@ -2,7 +2,7 @@
 //! device objects, Graph's revoke) and moto's DynamoDB (the checkpoint and the ledger): each
 //! run built as bin `intune` builds it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -593,8 +593,17 @@ async fn records_left_when_the_deadline_comes_are_decided_by_the_next_run_once()
     let second = run(&poller).await;
 
     assert!(second.complete, "{second:?}");
-    let expected: BTreeMap<String, usize> = users.iter().map(|u| (u.clone(), 1)).collect();
-    assert_eq!(revoked(&standin), expected);
+    // A deferred record was never started, so the next run is its one act. An owed one was
+    // cut at the deadline while Graph was still answering; the call may have landed, and
+    // acting again is the documented harmless repeat.
+    let acts = revoked(&standin);
+    assert_eq!(
+        acts.keys().collect::<BTreeSet<_>>(),
+        users.iter().collect::<BTreeSet<_>>()
+    );
+    let twice = acts.values().filter(|&&n| n == 2).count();
+    assert!(acts.values().all(|&n| (1..=2).contains(&n)), "{acts:?}");
+    assert!(twice <= first.owed, "{twice} acted twice, {first:?}");
 }
 
 #[tokio::test]
