@@ -3,9 +3,11 @@
 //! calls the Entra + Graph stand-in, which counts every call.
 
 use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use futures_util::FutureExt;
 use lambda_http::http::StatusCode;
 use revoker::aws::DynamoLedger;
 use revoker::domain::{EventId, Source, UserRef};
@@ -103,6 +105,29 @@ async fn instance(
 /// A canonical `device.lost` for one user, to `/standard`.
 fn lost_event(app: &TestApp<Graph>, id: &str, user: &str) -> serde_json::Value {
     signed_event(app, "/standard", &lost_for(user, id))
+}
+
+/// Runs `scenario`, again (at most 3 times in all) when it failed while the ledger was passed
+/// by. On a loaded machine moto can answer later than the ledger's bound; the function then
+/// goes on without the ledger, logs `ledger unavailable`, and may act twice: the documented
+/// fail-open, which the scenarios here do not test. A failure with every ledger call
+/// answered in time fails the test at once.
+async fn with_ledger_in_time<F, Fut>(scenario: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    for attempt in 1..=3 {
+        let logs = crate::logs::capture_this_thread();
+        let outcome = AssertUnwindSafe(scenario()).catch_unwind().await;
+        let passed_by =
+            String::from_utf8_lossy(&logs.lock().unwrap()).contains("ledger unavailable");
+        match outcome {
+            Ok(()) => return,
+            Err(panic) if !passed_by || attempt == 3 => std::panic::resume_unwind(panic),
+            Err(_) => eprintln!("attempt {attempt} passed the ledger by (moto was slow); again"),
+        }
+    }
 }
 
 fn outcomes(answer: &Answer) -> Vec<String> {
@@ -203,85 +228,105 @@ async fn the_cart_case_across_instances_revokes_both_users() {
 /// DynamoDB's cancellation reasons name the settled one and the new one is claimed again.
 #[tokio::test]
 async fn a_known_event_naming_a_new_user_acts_only_for_the_new_user() {
-    let fleet = Fleet::start(&[]).await;
-    let first = signed_event(
-        &fleet.a,
-        "/jamf",
-        &jamf_group_lost(12, &["ivy@contoso.com"]),
-    );
-    let wider = signed_event(
-        &fleet.b,
-        "/jamf",
-        &jamf_group_lost(12, &["ivy@contoso.com", "jon@contoso.com"]),
-    );
+    with_ledger_in_time(|| async {
+        let fleet = Fleet::start(&[]).await;
+        let first = signed_event(
+            &fleet.a,
+            "/jamf",
+            &jamf_group_lost(12, &["ivy@contoso.com"]),
+        );
+        let wider = signed_event(
+            &fleet.b,
+            "/jamf",
+            &jamf_group_lost(12, &["ivy@contoso.com", "jon@contoso.com"]),
+        );
 
-    assert_eq!(outcomes(&fleet.a.send(&first).await), ["revoked"]);
-    let answer = fleet.b.send(&wider).await;
+        assert_eq!(outcomes(&fleet.a.send(&first).await), ["revoked"]);
+        let answer = fleet.b.send(&wider).await;
 
-    assert_eq!(outcomes(&answer), ["duplicate", "revoked"]);
-    assert_eq!(
-        fleet.revoked(),
-        BTreeMap::from([
-            ("ivy@contoso.com".to_owned(), 1),
-            ("jon@contoso.com".to_owned(), 1)
-        ])
-    );
+        assert_eq!(outcomes(&answer), ["duplicate", "revoked"]);
+        assert_eq!(
+            fleet.revoked(),
+            BTreeMap::from([
+                ("ivy@contoso.com".to_owned(), 1),
+                ("jon@contoso.com".to_owned(), 1)
+            ])
+        );
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_redelivery_to_another_instance_after_settlement_is_a_duplicate_without_graph() {
-    let fleet = Fleet::start(&[]).await;
-    let event = lost_event(&fleet.a, "evt-redeliver", "cleo@contoso.com");
-    assert_eq!(fleet.a.send(&event).await.status, StatusCode::OK);
-    let calls_before = fleet.standin.graph_calls().len();
+    with_ledger_in_time(|| async {
+        let fleet = Fleet::start(&[]).await;
+        let event = lost_event(&fleet.a, "evt-redeliver", "cleo@contoso.com");
+        assert_eq!(fleet.a.send(&event).await.status, StatusCode::OK);
+        let calls_before = fleet.standin.graph_calls().len();
 
-    let again = fleet.b.send(&event).await;
+        let again = fleet.b.send(&event).await;
 
-    assert_eq!(again.body["outcome"], "duplicate");
-    assert_eq!(fleet.standin.graph_calls().len(), calls_before);
+        assert_eq!(again.body["outcome"], "duplicate");
+        assert_eq!(fleet.standin.graph_calls().len(), calls_before);
+    })
+    .await;
 }
 
 /// An instance that dies mid-revocation leaves its claim in progress; the claim ends with
 /// its invocation's deadline, and the next delivery acts.
 #[tokio::test]
 async fn a_claim_left_by_a_crashed_instance_ends_with_its_deadline() {
-    let fleet = Fleet::start(&[("INLINE_DEADLINE_MS", "1000")]).await;
-    let user = "dina@contoso.com";
-    fleet
-        .standin
-        .fail_next(user, vec![Fault::Slow(Duration::from_secs(30))]);
-    let event = lost_event(&fleet.a, "evt-crash", user);
+    with_ledger_in_time(|| async {
+        let fleet = Fleet::start(&[("INLINE_DEADLINE_MS", "1000")]).await;
+        let user = "dina@contoso.com";
+        fleet
+            .standin
+            .fail_next(user, vec![Fault::Slow(Duration::from_secs(30))]);
+        let event = lost_event(&fleet.a, "evt-crash", user);
 
-    // The "crash": the invocation is dropped while Graph has not answered.
-    let crashed = tokio::time::timeout(Duration::from_millis(150), fleet.a.send(&event)).await;
-    assert!(crashed.is_err(), "the first invocation was cut off");
-    let held = fleet.record("evt-crash", user).await.expect("a claim");
-    assert_eq!(held["state"], "in_progress");
+        // The "crash": the invocation is dropped once Graph has its call, before the answer.
+        let graph_has_it = async {
+            while fleet.standin.graph_calls().is_empty() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        let crashed = tokio::select! {
+            answer = fleet.a.send(&event) => Some(answer.status),
+            () = graph_has_it => None,
+        };
+        assert_eq!(
+            crashed, None,
+            "the first invocation was cut off mid-revocation"
+        );
+        let held = fleet.record("evt-crash", user).await.expect("a claim");
+        assert_eq!(held["state"], "in_progress");
 
-    let during = fleet.b.send(&event).await;
-    assert_eq!(
-        (during.status, outcomes(&during)),
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            vec!["in_progress".to_owned()]
-        )
-    );
-    assert_eq!(
-        during.body["error"].as_str().map(|e| e.contains("retry")),
-        Some(true)
-    );
+        let during = fleet.b.send(&event).await;
+        assert_eq!(
+            (during.status, outcomes(&during)),
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                vec!["in_progress".to_owned()]
+            )
+        );
+        assert_eq!(
+            during.body["error"].as_str().map(|e| e.contains("retry")),
+            Some(true)
+        );
 
-    // Past the lease: the 1 s deadline, then the 300 ms settle bound, rounded up.
-    let until: u64 = held["expires_at"].parse().unwrap();
-    assert!(
-        until <= now() as u64 + 3,
-        "the lease ends with the invocation: {until}"
-    );
-    while (now() as u64) <= until {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let after = fleet.b.send(&event).await;
-    assert_eq!(outcomes(&after), ["revoked"]);
+        // Past the lease: the 1 s deadline, then the 300 ms settle bound, rounded up.
+        let until: u64 = held["expires_at"].parse().unwrap();
+        assert!(
+            until <= now() as u64 + 3,
+            "the lease ends with the invocation: {until}"
+        );
+        while (now() as u64) <= until {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let after = fleet.b.send(&event).await;
+        assert_eq!(outcomes(&after), ["revoked"]);
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -451,49 +496,52 @@ async fn a_dry_run_never_blocks_the_live_run_that_follows() {
 /// (SQS delivers at least once) does nothing.
 #[tokio::test]
 async fn the_retry_function_settles_what_it_revokes_and_a_later_copy_of_the_job_does_nothing() {
-    let table = create_ledger_table().await;
-    let standin = Standin::start(standin_config(), 0).await.unwrap();
-    let queues = Queues::create(5).await;
-    // Room for a loaded test machine: the secret read and the claim (moto) come out of the
-    // same deadline as the act, and the SQS send only gets what is left.
-    let extra = [
-        ("RETRY_QUEUE_URL", queues.url.as_str()),
-        ("INLINE_DEADLINE_MS", "2000"),
-    ];
-    let app = instance(&standin, &table, &extra).await;
-    let user = "hal@contoso.com";
-    outage_for(&standin, user);
-    let event = lost_event(&app, "evt-retry", user);
-    assert_eq!(app.send(&event).await.status, StatusCode::ACCEPTED);
-    assert_eq!(
-        record(&table, "standard#evt-retry", user).await.unwrap()["outcome"],
-        "queued"
-    );
-    let job = queues.peek(&queues.url).await.pop().expect("one job");
+    with_ledger_in_time(|| async {
+        let table = create_ledger_table().await;
+        let standin = Standin::start(standin_config(), 0).await.unwrap();
+        let queues = Queues::create(5).await;
+        // Room for a loaded test machine: the secret read and the claim (moto) come out of the
+        // same deadline as the act, and the SQS send only gets what is left.
+        let extra = [
+            ("RETRY_QUEUE_URL", queues.url.as_str()),
+            ("INLINE_DEADLINE_MS", "2000"),
+        ];
+        let app = instance(&standin, &table, &extra).await;
+        let user = "hal@contoso.com";
+        outage_for(&standin, user);
+        let event = lost_event(&app, "evt-retry", user);
+        assert_eq!(app.send(&event).await.status, StatusCode::ACCEPTED);
+        assert_eq!(
+            record(&table, "standard#evt-retry", user).await.unwrap()["outcome"],
+            "queued"
+        );
+        let job = queues.peek(&queues.url).await.pop().expect("one job");
 
-    // Still failing: the job goes back to the queue and releases the record, so that should
-    // it end in the DLQ, a redelivery from the sender acts instead of finding `queued`.
-    let retry = retry_decider(&app).await;
-    let (received, failed) = deliver_batch(&queues, &retry).await;
-    assert_eq!((received.len(), failed.len()), (1, 1));
-    assert_eq!(record(&table, "standard#evt-retry", user).await, None);
+        // Still failing: the job goes back to the queue and releases the record, so that should
+        // it end in the DLQ, a redelivery from the sender acts instead of finding `queued`.
+        let retry = retry_decider(&app).await;
+        let (received, failed) = deliver_batch(&queues, &retry).await;
+        assert_eq!((received.len(), failed.len()), (1, 1));
+        assert_eq!(record(&table, "standard#evt-retry", user).await, None);
 
-    standin.recover(user);
-    let (received, failed) = deliver_batch(&queues, &retry).await;
+        standin.recover(user);
+        let (received, failed) = deliver_batch(&queues, &retry).await;
 
-    assert_eq!((received.len(), failed.len()), (1, 0));
-    assert_eq!(
-        record(&table, "standard#evt-retry", user).await.unwrap()["outcome"],
-        "revoked"
-    );
-    assert_eq!(standin.revocations().len(), 1);
+        assert_eq!((received.len(), failed.len()), (1, 0));
+        assert_eq!(
+            record(&table, "standard#evt-retry", user).await.unwrap()["outcome"],
+            "revoked"
+        );
+        assert_eq!(standin.revocations().len(), 1);
 
-    queues.send_raw(&job).await;
-    let (received, failed) = deliver_batch(&queues, &retry).await;
-    assert_eq!(
-        (received.len(), failed.len()),
-        (1, 0),
-        "the copy is done, not returned"
-    );
-    assert_eq!(standin.revocations().len(), 1, "and did not call Graph");
+        queues.send_raw(&job).await;
+        let (received, failed) = deliver_batch(&queues, &retry).await;
+        assert_eq!(
+            (received.len(), failed.len()),
+            (1, 0),
+            "the copy is done, not returned"
+        );
+        assert_eq!(standin.revocations().len(), 1, "and did not call Graph");
+    })
+    .await;
 }
