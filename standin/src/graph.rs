@@ -1,5 +1,6 @@
 //! Microsoft Graph's revoke actions: bearer token first, then the path, then any injected fault,
-//! then the directory. Every reply carries a fresh `request-id`, echoes `client-request-id` and
+//! then the directory. User lookups and `checkMemberGroups` go to [`crate::directory`] once
+//! the token is accepted. Every reply carries a fresh `request-id`, echoes `client-request-id` and
 //! reports errors in Graph's `{"error":{code,message,innerError}}` shape.
 
 use std::sync::Arc;
@@ -10,7 +11,8 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::graph_path::{self, Action, Target};
+use crate::directory;
+use crate::graph_path::{self, Action, Route, Target};
 use crate::intune;
 use crate::records::{Fault, GraphCall, Revocation};
 use crate::stamp::{graph_date, guid};
@@ -78,7 +80,8 @@ pub(crate) async fn handle(
         raw_path: uri.path().to_owned(),
         raw_query: uri.query().map(str::to_owned),
         user: match &route {
-            Ok(target) => Some(target.user.clone()),
+            Ok(Route::UserQuery { .. }) => directory::filtered_mail(uri.query()),
+            Ok(route) => route.user().map(str::to_owned),
             Err(rejected) => rejected.user.clone(),
         },
         status: 0,
@@ -108,7 +111,7 @@ async fn serve(
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
-    route: Result<Target, graph_path::Rejected>,
+    route: Result<Route, graph_path::Rejected>,
     ids: &Ids,
 ) -> Result<Response, GraphError> {
     authenticate(shared, headers)?;
@@ -117,31 +120,65 @@ async fn serve(
             .await
             .map(|response| with_ids(response, ids));
     }
-    let target =
-        route.map_err(|r| graph_error(StatusCode::BAD_REQUEST, "BadRequest", r.message))?;
+    let route = route.map_err(|r| graph_error(StatusCode::BAD_REQUEST, "BadRequest", r.message))?;
+    let query = uri.query();
+    let response = match route {
+        Route::Revoke(target) => return serve_revoke(shared, method, target, ids).await,
+        Route::User(user) => directory::user(shared, method, query, user).await?,
+        Route::UserQuery { version } => {
+            directory::user_query(shared, method, query, version).await?
+        }
+        Route::CheckMemberGroups(user) => {
+            directory::check_member_groups(shared, method, query, body, user).await?
+        }
+    };
+    Ok(with_ids(response, ids))
+}
+
+async fn serve_revoke(
+    shared: &Shared,
+    method: &Method,
+    target: Target,
+    ids: &Ids,
+) -> Result<Response, GraphError> {
     if method != Method::POST {
-        return Err(graph_error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "Request_BadRequest",
-            "Specified HTTP method is not allowed for the request target.",
-        ));
+        return Err(method_not_allowed());
     }
-    let fault = shared.write(|s| s.next_fault(&target.user));
+    // A fault queued for a user applies whichever form (id or UPN) the revoke addresses.
+    let fault = shared.write(|s| s.next_fault(&target.user)).or_else(|| {
+        let user = shared.resolve_user(&target.user)?;
+        [user.user_principal_name, user.id]
+            .iter()
+            .find_map(|name| shared.write(|s| s.next_fault(name)))
+    });
     if let Some(error) = apply_fault(fault).await {
         return Err(error);
     }
-    if !shared.user_exists(&target.user) {
-        return Err(graph_error(
-            StatusCode::NOT_FOUND,
-            "Request_ResourceNotFound",
-            format!(
-                "Resource '{}' does not exist or one of its queried reference-property objects \
-                 are not present.",
-                target.user
-            ),
-        ));
-    }
-    Ok(revoke(shared, target, ids))
+    let user = shared
+        .resolve_user(&target.user)
+        .ok_or_else(|| user_not_found(&target.user))?;
+    Ok(revoke(shared, target, user.user_principal_name, ids))
+}
+
+/// 405 for a method the path does not take.
+pub(crate) fn method_not_allowed() -> GraphError {
+    graph_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Request_BadRequest",
+        "Specified HTTP method is not allowed for the request target.",
+    )
+}
+
+/// 404 for a user the directory does not have.
+pub(crate) fn user_not_found(user: &str) -> GraphError {
+    graph_error(
+        StatusCode::NOT_FOUND,
+        "Request_ResourceNotFound",
+        format!(
+            "Resource '{user}' does not exist or one of its queried reference-property objects \
+             are not present."
+        ),
+    )
 }
 
 /// Graph accepts only a live token this stand-in issued, sent as `Authorization: Bearer …`.
@@ -228,12 +265,13 @@ pub(crate) async fn apply_fault(fault: Option<Fault>) -> Option<GraphError> {
 
 /// Records the revocation and answers as the live service does: `200 {"value":true}` for both
 /// actions (Graph known issue), or `204` for `invalidateAllRefreshTokens` when configured.
-fn revoke(shared: &Shared, target: Target, ids: &Ids) -> Response {
+fn revoke(shared: &Shared, target: Target, upn: String, ids: &Ids) -> Response {
     let revocation = Revocation {
         version: target.version.into(),
         action: target.action.name().into(),
         user_raw: target.user_raw,
         user: target.user,
+        upn: Some(upn),
         client_request_id: ids.client_request_id.clone(),
     };
     shared.write(|s| s.revocations.push(revocation));
@@ -249,17 +287,22 @@ fn revoke(shared: &Shared, target: Target, ids: &Ids) -> Response {
             ),
             "value": true,
         });
-        let mut response = (StatusCode::OK, body.to_string()).into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(
-                "application/json;odata.metadata=minimal;odata.streaming=true;\
-                 IEEE754Compatible=false;charset=utf-8",
-            ),
-        );
-        response
+        odata_json(&body)
     };
     with_ids(response, ids)
+}
+
+/// `200` with a JSON body, typed as Graph types its OData replies.
+pub(crate) fn odata_json(body: &serde_json::Value) -> Response {
+    let mut response = (StatusCode::OK, body.to_string()).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(
+            "application/json;odata.metadata=minimal;odata.streaming=true;\
+             IEEE754Compatible=false;charset=utf-8",
+        ),
+    );
+    response
 }
 
 fn error_response(error: GraphError, ids: &Ids) -> Response {

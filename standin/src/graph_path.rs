@@ -1,6 +1,11 @@
-//! Reads a Graph request path, exactly as received, into the revoke action it addresses. Only
-//! `/{version}/users/{u}/{action}` and `/{version}/users('{u}')/{action}` address a user; the
-//! user segment must decode to one plain identifier (no `/`, not `.` or `..`).
+//! Reads a Graph request path, exactly as received, into what it addresses:
+//!
+//! - `/{version}/users/{u}/{action}` and `/{version}/users('{u}')/{action}`: a revoke action;
+//! - `/{version}/users/{u}` and `/{version}/users('{u}')`: one user;
+//! - `/{version}/users`: the user list (queried with `$filter`);
+//! - `/{version}/users/{u}/checkMemberGroups` (or the key form): a membership check.
+//!
+//! The user segment must decode to one plain identifier (no `/`, not `.` or `..`).
 
 use percent_encoding::percent_decode_str;
 
@@ -32,6 +37,39 @@ pub(crate) struct Target {
     pub(crate) user: String,
 }
 
+/// A user as a path names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct UserPath {
+    pub(crate) version: &'static str,
+    /// As received (for `users('…')`, between the quotes).
+    pub(crate) user_raw: String,
+    pub(crate) user: String,
+}
+
+/// What a well-formed path addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Route {
+    /// `users/{u}/{action}`.
+    Revoke(Target),
+    /// `users/{u}`.
+    User(UserPath),
+    /// `users`, the list.
+    UserQuery { version: &'static str },
+    /// `users/{u}/checkMemberGroups`.
+    CheckMemberGroups(UserPath),
+}
+
+impl Route {
+    /// The decoded user the path names, if any.
+    pub(crate) fn user(&self) -> Option<&str> {
+        match self {
+            Route::Revoke(target) => Some(&target.user),
+            Route::User(user) | Route::CheckMemberGroups(user) => Some(&user.user),
+            Route::UserQuery { .. } => None,
+        }
+    }
+}
+
 /// A path Graph answers `400 BadRequest` to, with the user it named, if any.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Rejected {
@@ -46,7 +84,7 @@ fn segment_not_found(segment: &str, user: Option<String>) -> Rejected {
     }
 }
 
-pub(crate) fn parse(path: &str) -> Result<Target, Rejected> {
+pub(crate) fn parse(path: &str) -> Result<Route, Rejected> {
     let segments: Vec<&str> = path.strip_prefix('/').unwrap_or(path).split('/').collect();
     let version = match segments.first().copied() {
         Some("v1.0") => "v1.0",
@@ -60,23 +98,36 @@ pub(crate) fn parse(path: &str) -> Result<Target, Rejected> {
         }
     };
     let (user_raw, user, rest) = match segments.get(1).copied() {
+        Some("users") if segments.len() == 2 => return Ok(Route::UserQuery { version }),
         Some("users") => slash_form(&segments[2..])?,
         Some(segment) if segment.starts_with("users(") => key_form(segment, &segments[2..])?,
         Some(segment) => return Err(segment_not_found(segment, None)),
         None => return Err(segment_not_found(version, None)),
     };
-    let action = match rest {
-        [action] => parse_action(version, action)
-            .ok_or_else(|| segment_not_found(action, Some(user.clone())))?,
-        [] => return Err(segment_not_found(user_raw, Some(user))),
-        [extra, ..] => return Err(segment_not_found(extra, Some(user))),
-    };
-    Ok(Target {
+    let addressed = UserPath {
         version,
-        action,
         user_raw: user_raw.to_owned(),
         user,
-    })
+    };
+    match rest {
+        [] => Ok(Route::User(addressed)),
+        [segment] if is_check_member_groups(segment) => Ok(Route::CheckMemberGroups(addressed)),
+        [segment] => match parse_action(version, segment) {
+            Some(action) => Ok(Route::Revoke(Target {
+                version,
+                action,
+                user_raw: addressed.user_raw,
+                user: addressed.user,
+            })),
+            None => Err(segment_not_found(segment, Some(addressed.user))),
+        },
+        [extra, ..] => Err(segment_not_found(extra, Some(addressed.user))),
+    }
+}
+
+/// `checkMemberGroups`, bare or namespace-qualified; v1.0 and beta.
+fn is_check_member_groups(segment: &str) -> bool {
+    segment.strip_prefix("microsoft.graph.").unwrap_or(segment) == "checkMemberGroups"
 }
 
 /// `users/{u}/…`: Graph reads a segment starting with `$` as a system segment (`$count`,
@@ -166,8 +217,15 @@ mod tests {
 
     fn target(path: &str) -> Target {
         match parse(path) {
-            Ok(target) => target,
-            Err(rejected) => panic!("{path}: {rejected:?}"),
+            Ok(Route::Revoke(target)) => target,
+            other => panic!("{path}: {other:?}"),
+        }
+    }
+
+    fn user_path(path: &str) -> UserPath {
+        match parse(path) {
+            Ok(Route::User(user)) => user,
+            other => panic!("{path}: {other:?}"),
         }
     }
 
@@ -204,15 +262,51 @@ mod tests {
             "/v1.0/users/$ada@contoso.com/revokeSignInSessions",
             "/v1.0/users/ada%FF/revokeSignInSessions",
             "/v1.0/users/ada/invalidateAllRefreshTokens",
-            "/v1.0/users/ada",
             "/v1.0/revokeSignInSessions",
             "/v2.0/users/ada/revokeSignInSessions",
             "/v1.0/users('ada/revokeSignInSessions",
             "/v1.0/users(ada)/revokeSignInSessions",
             "/",
+            "/v1.0/users/",
+            "/v1.0/users/$ada@contoso.com",
+            "/v1.0/users/a%2Fb",
+            "/v1.0/users/..",
+            "/v1.0/users/ada/checkMemberGroups/",
+            "/v1.0/users/ada/checkmembergroups",
+            "/v1.0/users/ada/extra/checkMemberGroups",
         ] {
             assert!(parse(path).is_err(), "{path} was accepted");
         }
+    }
+
+    #[test]
+    fn a_user_without_an_action_is_a_user_lookup_not_a_revoke() {
+        let u = user_path("/v1.0/users/ada");
+        assert_eq!((u.version, u.user.as_str()), ("v1.0", "ada"));
+        let u = user_path("/beta/users(%27%24o''brien%40contoso.com%27)");
+        assert_eq!(u.user, "$o'brien@contoso.com");
+        assert_eq!(u.user_raw, "%24o''brien%40contoso.com");
+        let u = user_path("/v1.0/users/ada_fabrikam.com%23EXT%23%40contoso.com");
+        assert_eq!(u.user, "ada_fabrikam.com#EXT#@contoso.com");
+    }
+
+    #[test]
+    fn the_user_list_and_check_member_groups_are_routes_of_their_own() {
+        assert_eq!(
+            parse("/beta/users"),
+            Ok(Route::UserQuery { version: "beta" })
+        );
+        for path in [
+            "/v1.0/users/ada/checkMemberGroups",
+            "/v1.0/users('ada')/microsoft.graph.checkMemberGroups",
+        ] {
+            match parse(path) {
+                Ok(Route::CheckMemberGroups(u)) => assert_eq!(u.user, "ada", "{path}"),
+                other => panic!("{path}: {other:?}"),
+            }
+        }
+        let route = parse("/v1.0/users/ada/checkMemberGroups").unwrap();
+        assert_eq!(route.user(), Some("ada"));
     }
 
     #[test]

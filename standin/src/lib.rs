@@ -1,6 +1,8 @@
 //! A local stand-in for the Microsoft Entra ID token endpoint (client credentials, with a client
 //! secret or a certificate assertion) and Microsoft Graph's two session-revoke actions, so tests
-//! and demos exercise the real wire protocol on 127.0.0.1 and never reach Microsoft.
+//! and demos exercise the real wire protocol on 127.0.0.1 and never reach Microsoft. Graph's
+//! user lookups (by id or UPN, or `$filter=mail eq '…'`) and `checkMemberGroups` are served
+//! from a small directory ([`Standin::add_user`], [`Standin::add_group`]).
 //!
 //! Behaviour follows Microsoft's documentation and observed replies; where the two differ
 //! (`invalidateAllRefreshTokens` is documented as `204` but, like `revokeSignInSessions`, answers
@@ -10,6 +12,7 @@
 mod assertion;
 pub mod cli;
 mod control;
+mod directory;
 mod entra;
 mod graph;
 mod graph_path;
@@ -26,7 +29,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use intune::{AuditFilter, ManagedDevice};
-pub use records::{Fault, GraphCall, Revocation, TokenAttempt, TokenFault};
+pub use records::{DirectoryUser, Fault, GraphCall, Revocation, TokenAttempt, TokenFault};
 
 use state::Shared;
 
@@ -45,7 +48,9 @@ pub struct Config {
     pub graph_host: String,
     /// `expires_in` of issued tokens, and how long Graph accepts them.
     pub token_lifetime: Duration,
-    /// `None`: every user exists. `Some(list)`: others get 404 (case-insensitive).
+    /// `None`: every user exists. `Some(list)`: others get 404 (case-insensitive), except users
+    /// added with [`Standin::add_user`]. A listed UPN is also found by the object id the
+    /// stand-in gives it (what a lookup of that UPN returns).
     pub known_users: Option<Vec<String>>,
     /// Answer `invalidateAllRefreshTokens` with its documented `204 No Content` instead of the
     /// `200 {"value":true}` the live service sends (Graph known issue "Revoke sign-in sessions
@@ -164,16 +169,45 @@ impl Standin {
         self.shared.read(|s| s.revocations.clone())
     }
 
-    /// The next Graph calls for `user` (decoded, case-insensitive) get these faults in order,
+    /// The next revoke calls for `user` (decoded, case-insensitive) get these faults in order,
     /// after any already queued for that user; then normal behaviour resumes. A request that
-    /// fails authentication does not consume a fault.
+    /// fails authentication does not consume a fault. Lookups and membership checks have
+    /// their own queues ([`Standin::fail_next_lookup`], [`Standin::fail_next_membership`]).
     pub fn fail_next(&self, user: &str, faults: Vec<Fault>) {
         self.shared.write(|s| s.queue_faults(user, faults));
     }
 
-    /// Drops the faults still queued for `user`: Graph answers normally for them again.
+    /// Drops the revoke faults still queued for `user`: Graph answers normally for them again.
     pub fn recover(&self, user: &str) {
         self.shared.write(|s| s.clear_faults(user));
+    }
+
+    /// Adds `user` to the directory (replacing one with the same id): lookups by its id or UPN
+    /// and `mail` filters find it, and it can be revoked whatever `known_users` lists.
+    pub fn add_user(&self, user: DirectoryUser) {
+        self.shared.write(|s| s.directory.add_user(user));
+    }
+
+    /// Adds `members` (user object ids or UPNs, or other group ids) to the group `group_id`.
+    /// Membership is transitive through nested groups, as `checkMemberGroups` reports it.
+    pub fn add_group(&self, group_id: &str, members: &[&str]) {
+        self.shared
+            .write(|s| s.directory.add_group(group_id, members));
+    }
+
+    /// The next user lookups of `reference` (`GET users/{reference}`, or
+    /// `GET users?$filter=mail eq '{reference}'`; case-insensitive) get these faults in order,
+    /// apart from the revoke faults of [`Standin::fail_next`].
+    pub fn fail_next_lookup(&self, reference: &str, faults: Vec<Fault>) {
+        self.shared
+            .write(|s| s.queue_faults(&directory::lookup_key(reference), faults));
+    }
+
+    /// The next `checkMemberGroups` of `user` (as the path names it; case-insensitive) get
+    /// these faults in order, apart from lookup and revoke faults.
+    pub fn fail_next_membership(&self, user: &str, faults: Vec<Fault>) {
+        self.shared
+            .write(|s| s.queue_faults(&directory::membership_key(user), faults));
     }
 
     /// The next token requests get these faults in order (before any validation).

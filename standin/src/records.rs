@@ -32,7 +32,18 @@ pub struct Revocation {
     pub user_raw: String,
     /// The user decoded.
     pub user: String,
+    /// The resolved user's `userPrincipalName` (`None` when the directory does not know it).
+    pub upn: Option<String>,
     pub client_request_id: Option<String>,
+}
+
+/// A user in the stand-in's directory, as Graph's user lookups return it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DirectoryUser {
+    /// The object id (GUID).
+    pub id: String,
+    pub user_principal_name: String,
+    pub mail: Option<String>,
 }
 
 /// One POST to the token endpoint. Never holds a secret, token or assertion.

@@ -6,8 +6,9 @@ use std::time::{Duration, Instant};
 
 use crate::Config;
 use crate::assertion::Certificate;
+use crate::directory::Directory;
 use crate::intune::{AuditFilter, ManagedDevice};
-use crate::records::{Fault, GraphCall, Revocation, TokenAttempt, TokenFault};
+use crate::records::{DirectoryUser, Fault, GraphCall, Revocation, TokenAttempt, TokenFault};
 
 /// Shared between the handlers and the [`crate::Standin`] handle.
 #[derive(Debug)]
@@ -31,7 +32,8 @@ pub(crate) struct State {
     pub(crate) token_faults: VecDeque<TokenFault>,
     pub(crate) graph_calls: Vec<GraphCall>,
     pub(crate) revocations: Vec<Revocation>,
-    /// Lower-cased decoded user (or `intune:listing`, `device:{id}`) → faults still to serve.
+    /// Lower-cased decoded user (or `intune:listing`, `device:{id}`, `lookup:{ref}`,
+    /// `groups:{ref}`) → faults still to serve.
     user_faults: HashMap<String, VecDeque<Fault>>,
     /// Intune's audit records, in the order added.
     pub(crate) audits: Vec<serde_json::Value>,
@@ -40,6 +42,8 @@ pub(crate) struct State {
     /// Where `@odata.nextLink` points (default: this stand-in).
     pub(crate) next_link_base: Option<String>,
     pub(crate) managed_devices: Vec<ManagedDevice>,
+    /// Users and groups for lookups, membership checks and revocation.
+    pub(crate) directory: Directory,
 }
 
 /// Whether Graph accepts a bearer token.
@@ -89,15 +93,18 @@ impl Shared {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Whether `user` exists in the directory.
-    pub(crate) fn user_exists(&self, user: &str) -> bool {
-        match &self.config.known_users {
-            None => true,
-            Some(known) => {
-                let user = user.to_lowercase();
-                known.iter().any(|k| k.to_lowercase() == user)
-            }
-        }
+    /// The user `reference` (object id or UPN, case-insensitive) names, if it exists: an added
+    /// user, or one synthesized when `known_users` is `None` or lists it (a listed UPN is also
+    /// found by its synthesized id).
+    pub(crate) fn resolve_user(&self, reference: &str) -> Option<DirectoryUser> {
+        let known = self.config.known_users.as_deref();
+        self.write(|s| s.directory.resolve(reference, known))
+    }
+
+    /// The users a `mail eq '{mail}'` filter matches.
+    pub(crate) fn users_with_mail(&self, mail: &str) -> Vec<DirectoryUser> {
+        let known = self.config.known_users.as_deref();
+        self.write(|s| s.directory.with_mail(mail, known))
     }
 
     pub(crate) fn log(&self, line: std::fmt::Arguments<'_>) {
