@@ -160,6 +160,10 @@ def check_least_privilege(template: dict) -> None:
                 "Fn::GetAtt": ["LedgerTable", "Arn"]
             }:
                 fail(f"{name} {statement.get('Sid')}: DynamoDB beyond the ledger table")
+            if any(a.startswith("sns:") for a in actions) and (
+                actions != ["sns:Publish"] or resource != {"Ref": "NotifyTopicArn"}
+            ):
+                fail(f"{name} {statement.get('Sid')}: SNS beyond Publish to NotifyTopicArn")
     print(f"roles are least privilege: {', '.join(sorted(roles))}")
 
 

@@ -246,6 +246,32 @@ impl LossKind {
     }
 }
 
+/// An Entra user as Microsoft Graph resolved a reference: what protection is matched against
+/// and what is signed out (README, "Protected accounts").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub id: ObjectId,
+    pub user_principal_name: String,
+    pub mail: Option<String>,
+}
+
+impl Identity {
+    /// Whether `user` names this user: its object id, or its UPN or mail in any case.
+    pub fn is_named_by(&self, user: &UserRef) -> bool {
+        match user {
+            UserRef::Id(id) => *id == self.id,
+            UserRef::Upn(upn) => {
+                let text = upn.as_str();
+                text.eq_ignore_ascii_case(&self.user_principal_name)
+                    || self
+                        .mail
+                        .as_deref()
+                        .is_some_and(|mail| text.eq_ignore_ascii_case(mail))
+            }
+        }
+    }
+}
+
 /// A device as the MDM describes it; every field is optional because senders differ.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Device {

@@ -5,19 +5,19 @@
 //! through it); [`Instance::build`] makes the shared state from a [`Config`] and them; the
 //! webhook and the retry function each take their part of it. This is the one module that
 //! names the concrete adapters: Graph behind `Revoker`, SQS behind `RetryQueue`, DynamoDB
-//! behind `Ledger`.
+//! behind `Ledger`, SNS behind `Notifier`.
 
 use std::sync::Arc;
 
 use aws_config::SdkConfig;
 
-use crate::aws::{DynamoCheckpoint, DynamoLedger, NoCredentials, SecretStore};
+use crate::aws::{DynamoCheckpoint, DynamoLedger, NoCredentials, SecretStore, SnsNotifier};
 use crate::config::{Config, ConfigError};
 use crate::http::App;
 use crate::intune::{PollSettings, Poller};
 use crate::microsoft::{GraphClient, TokenClient};
 use crate::retry::SqsQueue;
-use crate::revocation::{Decider, Revoker};
+use crate::revocation::{Decider, Notifier, Revoker};
 
 /// The production act step: Microsoft Graph, with the credentials from the secret.
 pub type Graph = GraphClient<SecretStore>;
@@ -51,6 +51,8 @@ pub struct Clients {
     pub sqs: Option<aws_sdk_sqs::Client>,
     /// Only where a ledger table is configured.
     pub dynamodb: Option<aws_sdk_dynamodb::Client>,
+    /// Only where a notification topic is configured.
+    pub sns: Option<aws_sdk_sns::Client>,
 }
 
 impl Clients {
@@ -67,6 +69,10 @@ impl Clients {
                 .ledger_table
                 .as_ref()
                 .map(|_| crate::aws::dynamodb_client(sdk)),
+            sns: config
+                .notify_topic_arn
+                .as_ref()
+                .map(|_| crate::aws::sns_client(sdk)),
         }
     }
 
@@ -98,6 +104,8 @@ impl Instance {
             retry_queue = config.retry_queue_url.is_some(),
             ledger = config.ledger_table.is_some(),
             protected_users = config.protected_users.len(),
+            protected_groups = config.protected_groups.len(),
+            notify = config.notify_topic_arn.is_some(),
             "configured"
         );
         let clients = Clients::from_env(&config).await?;
@@ -157,6 +165,13 @@ impl Instance {
         ledger
     }
 
+    /// The notifier, where a topic is configured (and its client given).
+    fn notifier(&self) -> Option<Arc<dyn Notifier>> {
+        let topic = self.config.notify_topic_arn.clone()?;
+        let sns = self.clients.sns.clone()?;
+        Some(Arc::new(SnsNotifier::new(sns, topic)))
+    }
+
     /// The webhook, revoking through Graph.
     pub fn webhook(self) -> WebhookApp {
         let graph = self.graph();
@@ -168,7 +183,8 @@ impl Instance {
     pub fn webhook_with<R: Revoker>(self, revoker: R) -> WebhookApp<R> {
         let queue = self.queue();
         let ledger = self.ledger();
-        App::new(self.config, self.secrets, revoker, queue, ledger)
+        let notifier = self.notifier();
+        App::new(self.config, self.secrets, revoker, queue, ledger).with_notifier(notifier)
     }
 
     /// The retry queue, where one is configured.
@@ -198,7 +214,7 @@ impl Instance {
     /// The retry function's decider with another act step (tests record calls).
     pub fn retry_with<R: Revoker>(self, revoker: R) -> RetryDecider<R> {
         let ledger = self.ledger();
-        Decider::new(self.config.policy(), revoker, None, ledger)
+        Decider::new(self.config.policy(), revoker, None, ledger).with_notifier(self.notifier())
     }
 
     /// The Intune poller: it needs the ledger table, which holds its checkpoint and makes each
@@ -225,7 +241,8 @@ impl Instance {
             self.graph(),
             self.queue(),
             Some(ledger),
-        );
+        )
+        .with_notifier(self.notifier());
         Ok(Poller::new(decider, checkpoint, settings))
     }
 }

@@ -53,6 +53,16 @@ pub(crate) fn dynamodb_client(sdk: &SdkConfig) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::from_conf(config)
 }
 
+/// The notifications' SNS client, without the SDK's own timers for the same reason: the
+/// decider bounds every publish (`NOTIFY_BOUND`).
+pub(crate) fn sns_client(sdk: &SdkConfig) -> aws_sdk_sns::Client {
+    let config = aws_sdk_sns::config::Builder::from(sdk)
+        .timeout_config(TimeoutConfig::disabled())
+        .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
+        .build();
+    aws_sdk_sns::Client::from_conf(config)
+}
+
 /// The environment holds no AWS credentials.
 #[derive(Debug, thiserror::Error)]
 #[error(

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::domain::{UserRef, is_dns_domain};
+use crate::domain::{ObjectId, UserRef, is_dns_domain};
 use crate::microsoft::{Cloud, RevokeAction};
 use crate::payload::MdmOptions;
 use crate::revocation::Policy;
@@ -36,6 +36,8 @@ pub struct Config {
     pub user_domain: Option<String>,
     /// Break-glass accounts that are never signed out.
     pub protected_users: Vec<UserRef>,
+    /// Entra groups whose transitive members are never signed out.
+    pub protected_groups: Vec<ObjectId>,
     /// Decide and audit, never act.
     pub dry_run: bool,
     /// Events naming more users than this are refused whole.
@@ -63,14 +65,20 @@ pub struct Config {
     pub intune_lost_actions: Vec<String>,
     /// How far back the `intune` function's first run reads.
     pub intune_lookback: Duration,
+    /// SNS topic that gets one message per event that decided anything; unset: none is sent.
+    pub notify_topic_arn: Option<String>,
 }
 
 /// The AWS SDK's endpoint overrides for the services the function calls.
-const AWS_ENDPOINT_VARIABLES: [&str; 4] = [
+/// The most groups `PROTECTED_GROUPS` may name: Graph's `checkMemberGroups` takes 20.
+const MAX_PROTECTED_GROUPS: usize = 20;
+
+const AWS_ENDPOINT_VARIABLES: [&str; 5] = [
     "AWS_ENDPOINT_URL",
     "AWS_ENDPOINT_URL_SECRETS_MANAGER",
     "AWS_ENDPOINT_URL_SQS",
     "AWS_ENDPOINT_URL_DYNAMODB",
+    "AWS_ENDPOINT_URL_SNS",
 ];
 
 const DAY: Duration = Duration::from_secs(86_400);
@@ -116,6 +124,7 @@ impl Config {
             )?),
             user_domain: vars.user_domain("USER_DOMAIN")?,
             protected_users: vars.user_list("PROTECTED_USERS")?,
+            protected_groups: vars.group_list("PROTECTED_GROUPS")?,
             dry_run: vars.boolean("DRY_RUN", false)?,
             max_users_per_event: vars.number("MAX_USERS_PER_EVENT", 50, 1..=1000)? as usize,
             jamf_lost_groups: vars.list("JAMF_LOST_GROUPS", &[]),
@@ -131,6 +140,7 @@ impl Config {
             intune_lookback: Duration::from_secs(
                 60 * vars.number("INTUNE_LOOKBACK_MINUTES", 60, 1..=10_080)?,
             ),
+            notify_topic_arn: vars.topic_arn("NOTIFY_TOPIC_ARN")?,
         })
         .and_then(|config| {
             vars.aws_endpoints()?;
@@ -142,6 +152,7 @@ impl Config {
     pub(crate) fn policy(&self) -> Policy {
         Policy {
             protected_users: self.protected_users.clone(),
+            protected_groups: self.protected_groups.clone(),
             dry_run: self.dry_run,
             max_users_per_event: self.max_users_per_event,
             disable_lost_devices: self.disable_lost_devices,
@@ -247,6 +258,61 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
                 })
             })
             .collect()
+    }
+
+    /// Entra group object ids, at most [`MAX_PROTECTED_GROUPS`] (one `checkMemberGroups`
+    /// call checks them all; nest groups for more).
+    fn group_list(&self, name: &'static str) -> Result<Vec<ObjectId>, ConfigError> {
+        let entries = self.list(name, &[]);
+        if entries.len() > MAX_PROTECTED_GROUPS {
+            return Err(err(
+                name,
+                &format!(
+                    "names {} groups; at most {MAX_PROTECTED_GROUPS} (Graph checks 20 per call): \
+                     nest the others in one of them",
+                    entries.len()
+                ),
+            ));
+        }
+        let mut groups: Vec<ObjectId> = Vec::new();
+        for (i, entry) in entries.iter().enumerate() {
+            let id = ObjectId::parse(entry).map_err(|_| {
+                err(
+                    name,
+                    &format!("entry {} is not a group object id (a GUID)", i + 1),
+                )
+            })?;
+            if !groups.contains(&id) {
+                groups.push(id);
+            }
+        }
+        Ok(groups)
+    }
+
+    /// An SNS topic ARN, `arn:{partition}:sns:{region}:{account}:{name}`.
+    fn topic_arn(&self, name: &'static str) -> Result<Option<String>, ConfigError> {
+        let Some(arn) = self.get(name) else {
+            return Ok(None);
+        };
+        let parts: Vec<&str> = arn.split(':').collect();
+        let well_formed = parts.len() == 6
+            && parts[0] == "arn"
+            && parts[1].starts_with("aws")
+            && parts[2] == "sns"
+            && !parts[3].is_empty()
+            && parts[4].len() == 12
+            && parts[4].bytes().all(|b| b.is_ascii_digit())
+            && (1..=256).contains(&parts[5].len())
+            && parts[5]
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+        if !well_formed {
+            return Err(err(
+                name,
+                "must be an SNS topic ARN such as arn:aws:sns:eu-west-1:123456789012:lost-devices",
+            ));
+        }
+        Ok(Some(arn))
     }
 
     /// `scheme://host[:port]` without a path; plain http only for local emulators (local
@@ -616,5 +682,41 @@ mod tests {
         assert_eq!(c.jamf_lost_commands, vec!["EnableLostMode", "DeviceLock"]);
         assert!(c.dry_run);
         assert_eq!(c.user_domain.as_deref(), Some("contoso.com"));
+    }
+
+    #[test]
+    fn protected_groups_are_object_ids_at_most_twenty_without_repeats() {
+        let g = |i: usize| format!("9a9a9a9a-0000-4000-8000-{i:012}");
+        let listed = format!("{}, {},{}", g(1), g(2).to_uppercase(), g(1));
+        let c = config(&[SECRET, ("PROTECTED_GROUPS", &listed)]).unwrap();
+        assert_eq!(c.protected_groups.len(), 2);
+        assert_eq!(c.protected_groups[1].as_str(), g(2));
+
+        let bad = config(&[SECRET, ("PROTECTED_GROUPS", &format!("{},Admins", g(1)))]);
+        assert!(
+            bad.unwrap_err()
+                .to_string()
+                .contains("entry 2 is not a group object id")
+        );
+        let many: Vec<String> = (0..21).map(g).collect();
+        let e = config(&[SECRET, ("PROTECTED_GROUPS", &many.join(","))]).unwrap_err();
+        assert!(e.to_string().contains("at most 20"), "{e}");
+    }
+
+    #[test]
+    fn the_notify_topic_must_be_an_sns_topic_arn() {
+        let arn = "arn:aws:sns:eu-west-1:123456789012:lost-devices";
+        let c = config(&[SECRET, ("NOTIFY_TOPIC_ARN", arn)]).unwrap();
+        assert_eq!(c.notify_topic_arn.as_deref(), Some(arn));
+        assert_eq!(config(&[SECRET]).unwrap().notify_topic_arn, None);
+        for bad in [
+            "lost-devices",
+            "arn:aws:sqs:eu-west-1:123456789012:lost-devices",
+            "arn:aws:sns:eu-west-1:1234:lost-devices",
+            "arn:aws:sns:eu-west-1:123456789012:lost devices",
+        ] {
+            let e = config(&[SECRET, ("NOTIFY_TOPIC_ARN", bad)]).unwrap_err();
+            assert_eq!(e.variable, "NOTIFY_TOPIC_ARN", "{bad}");
+        }
     }
 }

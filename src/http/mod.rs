@@ -51,6 +51,15 @@ impl<R: Revoker, Q: RetryQueue, L: Ledger> App<R, Q, L> {
             secrets,
         }
     }
+
+    /// Notifies people of each event that decided anything.
+    pub(crate) fn with_notifier(
+        mut self,
+        notifier: Option<std::sync::Arc<dyn crate::revocation::Notifier>>,
+    ) -> Self {
+        self.decider = self.decider.with_notifier(notifier);
+        self
+    }
 }
 
 /// Serves one invocation event, whatever it holds: an event that is not a readable HTTP

@@ -132,6 +132,7 @@ mod tests {
         let result = |user: &str, outcome| UserResult {
             user: UserRef::parse(user).unwrap(),
             outcome,
+            receipt: None,
         };
         let report = Report::for_users(
             EventId::parse("e1").unwrap(),

@@ -23,7 +23,7 @@ pub(crate) fn status(answer: Answer<'_>) -> StatusCode {
         | UserOutcome::Protected
         | UserOutcome::Duplicate => StatusCode::OK,
         UserOutcome::Queued => StatusCode::ACCEPTED,
-        UserOutcome::UserNotFound => StatusCode::UNPROCESSABLE_ENTITY,
+        UserOutcome::UserNotFound | UserOutcome::Ambiguous => StatusCode::UNPROCESSABLE_ENTITY,
         UserOutcome::Denied => StatusCode::INTERNAL_SERVER_ERROR,
         UserOutcome::Failed | UserOutcome::InProgress => StatusCode::SERVICE_UNAVAILABLE,
     };

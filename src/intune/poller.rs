@@ -384,7 +384,11 @@ where
                             hold(*i);
                         }
                     }
-                    UserOutcome::DryRun | UserOutcome::Protected | UserOutcome::UserNotFound => {}
+                    // An ambiguous owner waits for a person (audited at ERROR), not the poller.
+                    UserOutcome::DryRun
+                    | UserOutcome::Protected
+                    | UserOutcome::UserNotFound
+                    | UserOutcome::Ambiguous => {}
                 }
             }
         }

@@ -6,6 +6,7 @@ mod calls;
 mod cloud;
 mod credentials;
 mod devices;
+mod directory;
 mod graph;
 mod intune;
 mod token;

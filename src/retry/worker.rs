@@ -12,7 +12,9 @@ use tracing::Instrument;
 
 use super::job::RetryJob;
 use crate::revocation::audit::{self, Attempt};
-use crate::revocation::{Decider, JobDecision, Ledger, RetryQueue, Revoker, UserOutcome};
+use crate::revocation::{
+    Decider, JobDecision, Ledger, Report, RetryQueue, Revoker, UserOutcome, UserResult,
+};
 
 /// How many messages of one batch are acted on at the same time.
 const CONCURRENT_MESSAGES: usize = 8;
@@ -143,10 +145,17 @@ async fn act_on<R: Revoker, Q: RetryQueue, L: Ledger>(
         Some(Attempt { delivery, returned }),
     );
     if returned {
-        MessageOutcome::Retry
-    } else {
-        MessageOutcome::Done
+        return MessageOutcome::Retry;
     }
+    // The job's user is decided: people hear of it as of an event with this one user.
+    let result = UserResult {
+        user: owner.user.clone(),
+        outcome,
+        receipt: decision.receipt(),
+    };
+    let report = Report::for_users(job.event().id.clone(), vec![result]);
+    decider.notify(job.event(), &report).await;
+    MessageOutcome::Done
 }
 
 /// The instant to stop acting, from the invocation's deadline (Unix milliseconds, as the

@@ -75,7 +75,7 @@ pub(crate) fn user_decision(
         // A retry that fails again is still owed, not lost: the queue holds it.
         (UserOutcome::Protected | UserOutcome::UserNotFound | UserOutcome::InProgress, _)
         | (UserOutcome::Failed, true) => line!(warn),
-        (UserOutcome::Denied | UserOutcome::Failed, _) => line!(error),
+        (UserOutcome::Denied | UserOutcome::Failed | UserOutcome::Ambiguous, _) => line!(error),
     }
 }
 

@@ -4,6 +4,7 @@
 //! hand-off to the retry queue, with one audit line per user.
 
 use std::slice;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{StreamExt, stream};
@@ -13,9 +14,11 @@ use super::audit;
 use super::containment::contain_devices;
 use super::dedupe::Dedupe;
 use super::ledger::{Claim, Claimant, DecisionKey, Lease, Ledger, Settled, Settlement};
+use super::notice;
 use super::outcome::{Decision, Outcome, Report, Revocation, UserOutcome, UserResult};
 use super::policy::Policy;
-use super::seams::{RetryQueue, Revoker};
+use super::protection::{Check, Protection};
+use super::seams::{Notifier, RetryQueue, Revoker};
 use crate::domain::{LostDeviceEvent, Owner, Parsed, Source, UserRef};
 
 /// How many users of one event are acted on at the same time.
@@ -32,6 +35,10 @@ const ENQUEUE_RESERVE: Duration = Duration::from_millis(300);
 const LEDGER_BOUND: Duration = Duration::from_millis(300);
 const LEDGER_BOUND_PER_USER: Duration = Duration::from_millis(3);
 
+/// The longest a notification may take to publish (an in-region SNS publish takes tens of
+/// milliseconds); past it the answer goes out without it.
+const NOTIFY_BOUND: Duration = Duration::from_millis(500);
+
 /// How long a claim or settle of `keys` users may take.
 fn ledger_bound(keys: usize) -> Duration {
     let more = u32::try_from(keys.saturating_sub(1)).unwrap_or(u32::MAX);
@@ -44,10 +51,12 @@ fn ledger_bound(keys: usize) -> Duration {
 #[derive(Debug)]
 pub struct Decider<R, Q, L> {
     policy: Policy,
+    protection: Protection,
     dedupe: Dedupe,
     revoker: R,
     queue: Option<Q>,
     ledger: Option<L>,
+    notifier: Option<Arc<dyn Notifier>>,
 }
 
 /// How many decisions (event and user) a warm instance remembers (a few hundred KB at most).
@@ -65,12 +74,41 @@ pub enum JobDecision {
 impl<R: Revoker, Q: RetryQueue, L: Ledger> Decider<R, Q, L> {
     pub(crate) fn new(policy: Policy, revoker: R, queue: Option<Q>, ledger: Option<L>) -> Self {
         Self {
+            protection: Protection::new(
+                policy.protected_users.clone(),
+                policy.protected_groups.clone(),
+            ),
             policy,
             dedupe: Dedupe::new(DEDUPE_CAPACITY),
             revoker,
             queue,
             ledger,
+            notifier: None,
         }
+    }
+
+    /// Sends a notification for each event that decided anything (README, "Notifications").
+    pub(crate) fn with_notifier(mut self, notifier: Option<Arc<dyn Notifier>>) -> Self {
+        self.notifier = notifier;
+        self
+    }
+
+    /// Publishes the notice for `report`, if it decided anything, within [`NOTIFY_BOUND`]. A
+    /// failure is logged (the `NotificationsFailed` metric) and changes nothing else.
+    pub(crate) async fn notify(&self, event: &LostDeviceEvent, report: &Report) {
+        let Some(notifier) = &self.notifier else {
+            return;
+        };
+        let Some(notice) = notice::compose(event, report) else {
+            return;
+        };
+        let published = tokio::time::timeout(NOTIFY_BOUND, notifier.publish(&notice)).await;
+        let error = match published {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => "no answer in time".to_owned(),
+        };
+        tracing::warn!(event_id = %event.id, error, "notification not sent");
     }
 
     /// Turns a parsed event into per-user outcomes, acting where policy allows; the users of
@@ -119,11 +157,13 @@ impl<R: Revoker, Q: RetryQueue, L: Ledger> Decider<R, Q, L> {
         }
         if event.owners.len() > self.policy.max_users_per_event {
             audit::too_many_users(&event, self.policy.max_users_per_event);
-            return Report {
-                event_id: Some(event.id),
+            let report = Report {
+                event_id: Some(event.id.clone()),
                 outcome: Outcome::TooManyUsers,
                 results: Vec::new(),
             };
+            self.notify(&event, &report).await;
+            return report;
         }
 
         // The users this instance does not know are claimed in the ledger, all at once
@@ -186,7 +226,9 @@ impl<R: Revoker, Q: RetryQueue, L: Ledger> Decider<R, Q, L> {
                 self.dedupe.remember(key(&event, &result.user));
             }
         }
-        Report::for_users(event.id, results)
+        let report = Report::for_users(event.id.clone(), results);
+        self.notify(&event, &report).await;
+        report
     }
 
     /// Whether this instance remembers every user of `event` as decided: deciding it again
@@ -213,6 +255,7 @@ impl<R: Revoker, Q: RetryQueue, L: Ledger> Decider<R, Q, L> {
             return UserResult {
                 user: owner.user.clone(),
                 outcome,
+                receipt: None,
             };
         }
         // With a queue, the act step stops early enough to leave the send its own time.
@@ -230,6 +273,7 @@ impl<R: Revoker, Q: RetryQueue, L: Ledger> Decider<R, Q, L> {
         UserResult {
             user: owner.user.clone(),
             outcome,
+            receipt: decision.receipt(),
         }
     }
 
@@ -263,19 +307,34 @@ impl<R: Revoker, Q: RetryQueue, L: Ledger> Decider<R, Q, L> {
 
     /// Policy, then the act seam, for one user; neither audits nor queues. The webhook and
     /// the retry function share it, so a job sees the protected list and dry run as they are
-    /// when it runs.
+    /// when it runs. With protection configured, the user is resolved and checked first and
+    /// signed out by the object id checked; what cannot be checked is owed, never revoked
+    /// unchecked. A dry run reaches neither Entra nor Graph, so it matches the protected
+    /// list only as the event names the user.
     pub(crate) async fn act(
         &self,
         event: &LostDeviceEvent,
         user: &UserRef,
         deadline: Instant,
     ) -> Decision {
-        if self.policy.is_protected(user) {
-            Decision::Protected
-        } else if self.policy.dry_run {
-            Decision::DryRun
-        } else {
-            Decision::Acted(self.revoker.revoke(event, user, deadline).await)
+        if self.protection.lists(user) {
+            return Decision::Protected;
+        }
+        if self.policy.dry_run {
+            return Decision::DryRun;
+        }
+        if !self.protection.is_configured() {
+            return Decision::Acted(self.revoker.revoke(event, user, deadline).await);
+        }
+        match self.protection.check(&self.revoker, user, deadline).await {
+            Check::Clear(identity) => {
+                let target = UserRef::Id(identity.id);
+                Decision::Acted(self.revoker.revoke(event, &target, deadline).await)
+            }
+            Check::Protected => Decision::Protected,
+            Check::NotFound => Decision::Acted(Revocation::UserNotFound),
+            Check::Ambiguous => Decision::Ambiguous,
+            Check::Unchecked(why) => Decision::Acted(why.into()),
         }
     }
 
@@ -404,8 +463,9 @@ impl<R, Q, L> Decider<R, Q, L> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::revocation::Outcome;
+    use crate::domain::{Identity, ObjectId};
     use crate::revocation::testing::*;
+    use crate::revocation::{Lookup, Outcome, Unchecked};
 
     #[tokio::test]
     async fn a_transient_failure_is_queued_for_that_user_only() {
@@ -493,6 +553,163 @@ mod tests {
         assert_eq!(r.results[0].outcome, UserOutcome::Protected);
         assert_eq!(r.results[1].outcome, UserOutcome::Revoked);
         assert_eq!(calls(&d), vec!["b@c.com"]);
+    }
+
+    const BREAK_GLASS_ID: &str = "0b0b0b0b-1111-4222-8333-444455556666";
+
+    fn break_glass() -> Identity {
+        Identity {
+            id: ObjectId::parse(BREAK_GLASS_ID).unwrap(),
+            user_principal_name: "breakglass@c.com".into(),
+            mail: None,
+        }
+    }
+
+    fn protecting(users: &[&str], groups: &[&str]) -> Policy {
+        Policy {
+            protected_users: users.iter().map(|u| user(u)).collect(),
+            protected_groups: groups.iter().map(|g| ObjectId::parse(g).unwrap()).collect(),
+            ..Policy::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_user_listed_by_object_id_is_protected_when_the_event_names_the_upn() {
+        let revoker = Recording {
+            directory: vec![("breakglass@c.com", Lookup::Found(break_glass()))],
+            ..Recording::default()
+        };
+        let d = with_revoker(protecting(&[BREAK_GLASS_ID], &[]), revoker);
+
+        let r = d
+            .decide(&source(), lost("e1", &["breakglass@c.com"]), later())
+            .await;
+
+        assert_eq!(r.results[0].outcome, UserOutcome::Protected);
+        assert!(calls(&d).is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_user_listed_by_upn_is_protected_when_the_event_names_the_object_id() {
+        let revoker = Recording {
+            directory: vec![(BREAK_GLASS_ID, Lookup::Found(break_glass()))],
+            ..Recording::default()
+        };
+        let d = with_revoker(protecting(&["BreakGlass@C.com"], &[]), revoker);
+
+        let r = d
+            .decide(&source(), lost("e1", &[BREAK_GLASS_ID]), later())
+            .await;
+
+        assert_eq!(r.results[0].outcome, UserOutcome::Protected);
+        assert!(calls(&d).is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_protected_groups_member_is_protected_and_others_are_revoked_by_object_id() {
+        const GROUP: &str = "9a9a9a9a-0000-4000-8000-000000000001";
+        let member = derived_id("admin@c.com");
+        let revoker = Recording {
+            members: vec![member.as_str().to_owned()],
+            ..Recording::default()
+        };
+        let d = with_revoker(protecting(&[], &[GROUP]), revoker);
+
+        let r = d
+            .decide(&source(), lost("e1", &["admin@c.com", "b@c.com"]), later())
+            .await;
+
+        assert_eq!(r.results[0].outcome, UserOutcome::Protected);
+        assert_eq!(r.results[1].outcome, UserOutcome::Revoked);
+        assert_eq!(
+            calls(&d),
+            vec!["b@c.com"],
+            "by the id resolved from b@c.com"
+        );
+        let b = derived_id("b@c.com");
+        assert!(reads(&d).contains(&format!("groups {}", b.as_str())));
+    }
+
+    #[tokio::test]
+    async fn a_lookup_or_membership_check_that_fails_is_owed_and_never_revoked_unchecked() {
+        for (revoker, expected) in [
+            (
+                Recording {
+                    directory: vec![("a@c.com", Lookup::Unchecked(Unchecked::Transient))],
+                    ..Recording::default()
+                },
+                UserOutcome::Failed,
+            ),
+            (
+                Recording {
+                    membership_fails: Some(Unchecked::Transient),
+                    ..Recording::default()
+                },
+                UserOutcome::Failed,
+            ),
+            (
+                Recording {
+                    membership_fails: Some(Unchecked::Denied),
+                    ..Recording::default()
+                },
+                UserOutcome::Denied,
+            ),
+        ] {
+            let d = with_revoker(
+                protecting(&[], &["9a9a9a9a-0000-4000-8000-000000000001"]),
+                revoker,
+            );
+            let r = d.decide(&source(), lost("e1", &["a@c.com"]), later()).await;
+            assert_eq!(r.results[0].outcome, expected);
+            assert!(calls(&d).is_empty());
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unknown_user_costs_no_revoke_and_an_ambiguous_mail_is_refused() {
+        let revoker = Recording {
+            directory: vec![
+                ("gone@c.com", Lookup::NotFound),
+                ("shared@c.com", Lookup::Ambiguous),
+            ],
+            ..Recording::default()
+        };
+        let d = with_revoker(protecting(&["x@c.com"], &[]), revoker);
+
+        let r = d
+            .decide(
+                &source(),
+                lost("e1", &["gone@c.com", "shared@c.com"]),
+                later(),
+            )
+            .await;
+
+        assert_eq!(r.results[0].outcome, UserOutcome::UserNotFound);
+        assert_eq!(r.results[1].outcome, UserOutcome::Ambiguous);
+        assert!(calls(&d).is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_resolved_identity_and_membership_are_reused_within_the_instance() {
+        let revoker = Recording::default();
+        let d = with_revoker(
+            protecting(&[], &["9a9a9a9a-0000-4000-8000-000000000001"]),
+            revoker,
+        );
+
+        d.decide(&source(), lost("e1", &["a@c.com"]), later()).await;
+        d.decide(&source(), lost("e2", &["a@c.com"]), later()).await;
+
+        assert_eq!(reads(&d).len(), 2, "{:?}", reads(&d));
+        assert_eq!(calls(&d).len(), 2);
+    }
+
+    #[tokio::test]
+    async fn without_protection_nothing_is_looked_up() {
+        let d = decider(Policy::default(), vec![]);
+        d.decide(&source(), lost("e1", &["a@c.com"]), later()).await;
+        assert!(reads(&d).is_empty());
+        assert_eq!(calls(&d), vec!["a@c.com"]);
     }
 
     #[tokio::test]

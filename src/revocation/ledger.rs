@@ -63,7 +63,8 @@ impl Settled {
             | UserOutcome::Denied
             | UserOutcome::Failed
             | UserOutcome::Duplicate
-            | UserOutcome::InProgress => None,
+            | UserOutcome::InProgress
+            | UserOutcome::Ambiguous => None,
         }
     }
 
@@ -175,6 +176,7 @@ mod tests {
             UserOutcome::Denied,
             UserOutcome::Failed,
             UserOutcome::InProgress,
+            UserOutcome::Ambiguous,
         ] {
             assert_eq!(Settlement::of(outcome), Settlement::Release, "{outcome:?}");
         }

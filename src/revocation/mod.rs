@@ -10,8 +10,10 @@ mod containment;
 mod decider;
 mod dedupe;
 mod ledger;
+mod notice;
 mod outcome;
 mod policy;
+mod protection;
 mod seams;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -19,6 +21,10 @@ pub(crate) mod testing;
 pub use containment::Containment;
 pub use decider::{Decider, JobDecision};
 pub use ledger::{Claim, Claimant, DecisionKey, Lease, Ledger, LedgerError, Settled, Settlement};
+pub use notice::Notice;
 pub use outcome::{Decision, GraphReceipt, Outcome, Report, Revocation, UserOutcome, UserResult};
 pub use policy::Policy;
-pub use seams::{QueueError, RetryQueue, Revoker};
+pub use protection::{IDENTITY_TTL, MEMBERSHIP_TTL};
+pub use seams::{
+    Directory, Lookup, Notifier, NotifyError, QueueError, RetryQueue, Revoker, Unchecked,
+};

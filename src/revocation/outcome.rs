@@ -35,6 +35,9 @@ pub enum Revocation {
 pub enum Decision {
     Protected,
     DryRun,
+    /// The reference is an email more than one Entra user has: nobody is signed out on a
+    /// guess.
+    Ambiguous,
     Acted(Revocation),
 }
 
@@ -75,6 +78,9 @@ pub enum UserOutcome {
     /// Another invocation is deciding this user for this event right now (the ledger's
     /// claim): the sender's retry finds it settled.
     InProgress,
+    /// The reference is an email that more than one Entra user has as `mail`: refused, for a
+    /// person to resolve.
+    Ambiguous,
 }
 
 impl UserOutcome {
@@ -89,6 +95,7 @@ impl UserOutcome {
             Self::Failed => "failed",
             Self::Duplicate => "duplicate",
             Self::InProgress => "in_progress",
+            Self::Ambiguous => "ambiguous_user",
         }
     }
     /// Whether the user's case is closed: nothing more would happen on a redelivery (the same
@@ -117,6 +124,10 @@ impl UserOutcome {
             Self::InProgress => {
                 "another invocation is deciding this user for this event: the sender should retry"
             }
+            Self::Ambiguous => {
+                "refused: more than one Entra user has this email as mail; sign the right one out \
+                 by hand and make the mail unique"
+            }
         }
     }
 }
@@ -127,6 +138,7 @@ impl From<Decision> for UserOutcome {
         match d {
             Decision::Protected => Self::Protected,
             Decision::DryRun => Self::DryRun,
+            Decision::Ambiguous => Self::Ambiguous,
             Decision::Acted(Revocation::Revoked(_)) => Self::Revoked,
             Decision::Acted(Revocation::UserNotFound) => Self::UserNotFound,
             Decision::Acted(Revocation::Denied | Revocation::Misconfigured) => Self::Denied,
@@ -140,6 +152,9 @@ impl From<Decision> for UserOutcome {
 pub struct UserResult {
     pub user: UserRef,
     pub outcome: UserOutcome,
+    /// The Graph call's ids, when the user was revoked (for the notification; the response
+    /// leaves them out).
+    pub receipt: Option<GraphReceipt>,
 }
 
 /// The event-level outcome.

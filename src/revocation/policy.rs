@@ -1,11 +1,13 @@
 //! The decision policy: what configuration says about whom to act on, and whether to act.
 
-use crate::domain::UserRef;
+use crate::domain::{ObjectId, UserRef};
 
 /// The decision policy read from configuration.
 #[derive(Debug, Clone)]
 pub struct Policy {
     pub protected_users: Vec<UserRef>,
+    /// Entra groups whose transitive members are never revoked (at most 20: one Graph call).
+    pub protected_groups: Vec<ObjectId>,
     pub dry_run: bool,
     /// More users than this in one event is refused whole: the bound on what one (possibly
     /// leaked) webhook credential can do in one request.
@@ -18,16 +20,10 @@ impl Default for Policy {
     fn default() -> Self {
         Self {
             protected_users: Vec::new(),
+            protected_groups: Vec::new(),
             dry_run: false,
             max_users_per_event: 50,
             disable_lost_devices: false,
         }
-    }
-}
-
-impl Policy {
-    /// Whether `user` is a protected account (matched as the configuration names it).
-    pub(crate) fn is_protected(&self, user: &UserRef) -> bool {
-        self.protected_users.iter().any(|p| p == user)
     }
 }

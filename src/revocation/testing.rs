@@ -9,20 +9,95 @@ use std::time::SystemTime;
 use tokio::time::Instant;
 
 use super::{
-    Claim, Claimant, Containment, Decider, DecisionKey, GraphReceipt, Lease, Ledger, LedgerError,
-    Policy, QueueError, RetryQueue, Revocation, Revoker, Settled, Settlement,
+    Claim, Claimant, Containment, Decider, DecisionKey, Directory, GraphReceipt, Lease, Ledger,
+    LedgerError, Lookup, Policy, QueueError, RetryQueue, Revocation, Revoker, Settled, Settlement,
+    Unchecked,
 };
 use crate::domain::{
-    Device, EventId, LossKind, LostDeviceEvent, ObjectId, Owner, Parsed, Source, UserRef,
+    Device, EventId, Identity, LossKind, LostDeviceEvent, ObjectId, Owner, Parsed, Source, UserRef,
 };
 
-/// Records every call and answers from a fixed list per user (default: revoked).
+/// Records every call and answers from a fixed list per user (default: revoked). Its
+/// directory knows every reference as a user of its own (an object id derived from the
+/// reference, the reference as UPN and mail) unless `directory` says otherwise; a revocation
+/// by such an id is recorded under the reference it was resolved from.
 #[derive(Default)]
 pub(crate) struct Recording {
-    calls: Mutex<Vec<String>>,
+    pub(crate) calls: Mutex<Vec<String>>,
     /// The Entra device ids it was asked to disable.
     pub(crate) disabled: Mutex<Vec<String>>,
-    answers: Vec<(&'static str, Revocation)>,
+    pub(crate) answers: Vec<(&'static str, Revocation)>,
+    /// Lookup answers by reference, before the default.
+    pub(crate) directory: Vec<(&'static str, Lookup)>,
+    /// Object ids that are members of every protected group.
+    pub(crate) members: Vec<String>,
+    /// What every membership check answers instead, when set.
+    pub(crate) membership_fails: Option<Unchecked>,
+    /// Every lookup and membership check, in order (`resolve x`, `groups id`).
+    pub(crate) reads: Mutex<Vec<String>>,
+    /// Object id → the reference it was resolved from.
+    pub(crate) resolved: Mutex<HashMap<ObjectId, String>>,
+}
+
+/// The object id the fake directory gives a reference it has no entry for.
+pub(crate) fn derived_id(reference: &str) -> ObjectId {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    reference.to_ascii_lowercase().hash(&mut hasher);
+    let half = u128::from(hasher.finish());
+    ObjectId::parse(&uuid::Uuid::from_u128(half << 64 | half).to_string()).unwrap()
+}
+
+impl Directory for Recording {
+    async fn resolve(&self, user: &UserRef, _deadline: Instant) -> Lookup {
+        self.reads.lock().unwrap().push(format!("resolve {user}"));
+        if let Some((_, lookup)) = self.directory.iter().find(|(r, _)| *r == user.as_str()) {
+            if let Lookup::Found(identity) = lookup {
+                self.resolved
+                    .lock()
+                    .unwrap()
+                    .insert(identity.id.clone(), user.to_string());
+            }
+            return lookup.clone();
+        }
+        let identity = match user {
+            UserRef::Id(id) => Identity {
+                id: id.clone(),
+                user_principal_name: format!("{}@c.com", id.as_str()),
+                mail: None,
+            },
+            UserRef::Upn(upn) => Identity {
+                id: derived_id(upn.as_str()),
+                user_principal_name: upn.as_str().to_owned(),
+                mail: Some(upn.as_str().to_owned()),
+            },
+        };
+        self.resolved
+            .lock()
+            .unwrap()
+            .insert(identity.id.clone(), user.to_string());
+        Lookup::Found(identity)
+    }
+
+    async fn member_groups(
+        &self,
+        id: &ObjectId,
+        groups: &[ObjectId],
+        _deadline: Instant,
+    ) -> Result<Vec<ObjectId>, Unchecked> {
+        self.reads
+            .lock()
+            .unwrap()
+            .push(format!("groups {}", id.as_str()));
+        if let Some(why) = self.membership_fails {
+            return Err(why);
+        }
+        Ok(if self.members.iter().any(|m| m == id.as_str()) {
+            groups.to_vec()
+        } else {
+            Vec::new()
+        })
+    }
 }
 
 impl Revoker for Recording {
@@ -32,11 +107,18 @@ impl Revoker for Recording {
         user: &UserRef,
         _deadline: Instant,
     ) -> Revocation {
-        self.calls.lock().unwrap().push(user.to_string());
-        self.answers
+        let name = match user {
+            UserRef::Id(id) => self.resolved.lock().unwrap().get(id).cloned(),
+            UserRef::Upn(_) => None,
+        }
+        .unwrap_or_else(|| user.to_string());
+        let answer = self
+            .answers
             .iter()
-            .find(|(u, _)| *u == user.as_str())
-            .map_or(Revocation::Revoked(GraphReceipt::default()), |(_, r)| *r)
+            .find(|(u, _)| *u == name)
+            .map_or(Revocation::Revoked(GraphReceipt::default()), |(_, r)| *r);
+        self.calls.lock().unwrap().push(name);
+        answer
     }
 
     async fn disable_device(&self, device: &ObjectId, _deadline: Instant) -> Containment {
@@ -229,6 +311,16 @@ pub(crate) fn with_ledger<'l>(
         ..Recording::default()
     };
     Decider::new(policy, revoker, queue, ledger)
+}
+
+/// A decider whose fake directory is `revoker`'s (see [`Recording`]).
+pub(crate) fn with_revoker(policy: Policy, revoker: Recording) -> TestDecider<'static> {
+    Decider::new(policy, revoker, None, None)
+}
+
+/// Every directory read, in order.
+pub(crate) fn reads(d: &TestDecider<'_>) -> Vec<String> {
+    d.revoker().reads.lock().unwrap().clone()
 }
 
 /// The users the revoker was asked to sign out, in order.

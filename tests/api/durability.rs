@@ -216,6 +216,7 @@ async fn retry_decider_reading(app: &TestApp<Graph>, secret_name: &str) -> Retry
         secrets_manager: secrets_client(),
         sqs: None,
         dynamodb: Some(dynamodb_client()),
+        sns: Some(sns_client_at(&moto_url())),
     };
     Instance::build(config, clients).await.retry()
 }
@@ -249,7 +250,12 @@ pub fn outage_for(standin: &Standin, user: &str) {
 }
 
 fn revoked(standin: &Standin) -> BTreeSet<String> {
-    standin.revocations().into_iter().map(|r| r.user).collect()
+    // By UPN, also where protection had the user revoked by the object id it checked.
+    standin
+        .revocations()
+        .into_iter()
+        .map(|r| r.upn.unwrap_or(r.user))
+        .collect()
 }
 
 #[tokio::test]

@@ -9,9 +9,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
 use lambda_http::http::StatusCode;
 use revoker::config::{AppSecret, Config};
-use revoker::domain::{LostDeviceEvent, ObjectId, UserRef};
+use revoker::domain::{Identity, LostDeviceEvent, ObjectId, UserRef};
 use revoker::http;
-use revoker::revocation::{Containment, GraphReceipt, Revocation, Revoker};
+use revoker::revocation::{
+    Containment, Directory, GraphReceipt, Lookup, Revocation, Revoker, Unchecked,
+};
 use revoker::startup::{Clients, Graph, Instance, IntunePoller, WebhookApp};
 use serde_json::{Value, json};
 use tokio::time::Instant;
@@ -119,6 +121,14 @@ pub fn dynamodb_client() -> aws_sdk_dynamodb::Client {
     dynamodb_client_at(&moto_url())
 }
 
+/// An SNS client for `endpoint` (moto_server, or a black hole).
+pub fn sns_client_at(endpoint: &str) -> aws_sdk_sns::Client {
+    let config = aws_sdk_sns::config::Builder::from(&test_sdk_config())
+        .endpoint_url(endpoint)
+        .build();
+    aws_sdk_sns::Client::from_conf(config)
+}
+
 /// A new ledger table in moto, shaped as template.yaml creates it (key `pk` + `sk`, TTL on
 /// `expires_at`); returns its name.
 pub async fn create_ledger_table() -> String {
@@ -212,6 +222,8 @@ pub async fn put_secret(name: &str, value: &str) {
 pub struct RecordingRevoker {
     calls: Arc<Mutex<Vec<String>>>,
     answers: Arc<HashMap<String, Revocation>>,
+    /// Object id → the reference its directory resolved to it.
+    resolved: Arc<Mutex<HashMap<ObjectId, String>>>,
 }
 
 impl RecordingRevoker {
@@ -219,11 +231,50 @@ impl RecordingRevoker {
         Self {
             calls: Arc::default(),
             answers: Arc::new(answers.iter().map(|(u, r)| ((*u).to_owned(), *r)).collect()),
+            resolved: Arc::default(),
         }
     }
 
     pub fn calls(&self) -> Vec<String> {
         self.calls.lock().unwrap().clone()
+    }
+}
+
+/// A directory in which every reference is a user of its own, in no group: a UPN gets an
+/// object id derived from it; a revocation by that id is recorded under the UPN.
+impl Directory for RecordingRevoker {
+    async fn resolve(&self, user: &UserRef, _deadline: Instant) -> Lookup {
+        let id = match user {
+            UserRef::Id(id) => id.clone(),
+            UserRef::Upn(upn) => {
+                let digest = upn
+                    .as_str()
+                    .to_ascii_lowercase()
+                    .bytes()
+                    .fold(0u128, |h, b| {
+                        h.wrapping_mul(0x100_0000_01b3).wrapping_add(u128::from(b))
+                    });
+                ObjectId::parse(&uuid::Uuid::from_u128(digest).to_string()).unwrap()
+            }
+        };
+        self.resolved
+            .lock()
+            .unwrap()
+            .insert(id.clone(), user.to_string());
+        Lookup::Found(Identity {
+            id,
+            user_principal_name: user.to_string(),
+            mail: None,
+        })
+    }
+
+    async fn member_groups(
+        &self,
+        _id: &ObjectId,
+        _groups: &[ObjectId],
+        _deadline: Instant,
+    ) -> Result<Vec<ObjectId>, Unchecked> {
+        Ok(Vec::new())
     }
 }
 
@@ -234,11 +285,18 @@ impl Revoker for RecordingRevoker {
         user: &UserRef,
         _deadline: Instant,
     ) -> Revocation {
-        self.calls.lock().unwrap().push(user.to_string());
-        self.answers
-            .get(user.as_str())
+        let name = match user {
+            UserRef::Id(id) => self.resolved.lock().unwrap().get(id).cloned(),
+            UserRef::Upn(_) => None,
+        }
+        .unwrap_or_else(|| user.to_string());
+        let answer = self
+            .answers
+            .get(&name)
             .copied()
-            .unwrap_or(Revocation::Revoked(GraphReceipt::default()))
+            .unwrap_or(Revocation::Revoked(GraphReceipt::default()));
+        self.calls.lock().unwrap().push(name);
+        answer
     }
 
     async fn disable_device(&self, device: &ObjectId, _deadline: Instant) -> Containment {
@@ -270,6 +328,8 @@ pub struct Setup {
     pub sqs_endpoint: Option<String>,
     /// Where the DynamoDB client sends (default: moto_server); the table is `LEDGER_TABLE`.
     pub dynamodb_endpoint: Option<String>,
+    /// Where the SNS client sends (default: moto_server); the topic is `NOTIFY_TOPIC_ARN`.
+    pub sns_endpoint: Option<String>,
 }
 
 impl Default for Setup {
@@ -282,6 +342,7 @@ impl Default for Setup {
             secret_exists: true,
             sqs_endpoint: None,
             dynamodb_endpoint: None,
+            sns_endpoint: None,
         }
     }
 }
@@ -375,6 +436,9 @@ async fn prepare(setup: Setup) -> Parts {
         )),
         dynamodb: Some(dynamodb_client_at(
             setup.dynamodb_endpoint.as_deref().unwrap_or(&moto_url()),
+        )),
+        sns: Some(sns_client_at(
+            setup.sns_endpoint.as_deref().unwrap_or(&moto_url()),
         )),
     };
     Parts {

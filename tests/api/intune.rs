@@ -21,7 +21,7 @@ use crate::helpers::*;
 const LOST: &str = "enableLostMode";
 
 /// A `remoteActionAudit` as Graph lists it, requested `minutes_ago`.
-fn audit(id: &str, action: &str, owner: &str, minutes_ago: i64, device: &str) -> Value {
+pub fn audit(id: &str, action: &str, owner: &str, minutes_ago: i64, device: &str) -> Value {
     let at = OffsetDateTime::now_utc() - time::Duration::minutes(minutes_ago);
     json!({
         "@odata.type": "#microsoft.graph.remoteActionAudit",
@@ -474,6 +474,7 @@ async fn the_intune_function_refuses_to_start_without_a_ledger_table() {
         secrets_manager: secrets_client(),
         sqs: None,
         dynamodb: None,
+        sns: None,
     };
     let refused = revoker::startup::Instance::build(config, clients)
         .await
