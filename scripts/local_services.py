@@ -129,12 +129,13 @@ def wait_for_url(url: str, child: subprocess.Popen, name: str, log: Path, second
 
 
 def moto_env(url: str) -> dict:
-    """The variables that point the AWS SDK (Secrets Manager, SQS, DynamoDB) at moto_server."""
+    """The variables that point the AWS SDK (Secrets Manager, SQS, DynamoDB, SNS) at moto_server."""
     return {
         **MOTO_ENV,
         "AWS_ENDPOINT_URL_SECRETS_MANAGER": url,
         "AWS_ENDPOINT_URL_SQS": url,
         "AWS_ENDPOINT_URL_DYNAMODB": url,
+        "AWS_ENDPOINT_URL_SNS": url,
         "MOTO_URL": url,
     }
 

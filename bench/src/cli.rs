@@ -8,7 +8,8 @@ use crate::subject::SubjectId;
 pub const USAGE: &str = "\
 usage: lambda-bench [options]   (run through scripts/with_moto.py; `make bench` does)
 
-Measures the webhook Lambda (without and with the DynamoDB ledger) and the Intune poller
+Measures the webhook Lambda (as is, with the DynamoDB ledger, and with protection and
+notifications) and the Intune poller
 against a hello-world lambda_http floor and a Python reference under a local Lambda Runtime
 API, then writes bench/results/latest.{md,json}.
 
@@ -20,7 +21,8 @@ API, then writes bench/results/latest.{md,json}.
   --secret FILE           the app secret to store       [examples/demo-secret.json]
   --repetitions N         spawn pairs per subject (≥ 1) [20]
   --events N              events in a warm spawn (≥ 2)  [1000; intune: at most 100 runs]
-  --only LIST             subjects, comma-separated     [webhook,webhook-ledger,intune,floor,python]
+  --only LIST             subjects, comma-separated     [webhook,webhook-ledger,
+                          webhook-protected,intune,floor,python]
   --burst-events N        burst size, 0 to skip         [1000]
   --burst-environments N  concurrent environments       [10]
   --burst-throttle PCT    Graph calls answered 429      [20]

@@ -33,13 +33,14 @@ pub enum LocalAwsError {
     },
 }
 
-/// Secrets Manager, SQS and DynamoDB endpoints on moto_server.
+/// Secrets Manager, SQS, DynamoDB and SNS endpoints on moto_server.
 #[derive(Debug, Clone)]
 pub struct LocalAws {
     http: reqwest::Client,
     secrets_manager: String,
     sqs: String,
     dynamodb: String,
+    sns: String,
 }
 
 /// Secrets Manager speaks JSON 1.1, SQS JSON 1.0; moto reads the region from the credential
@@ -47,14 +48,17 @@ pub struct LocalAws {
 const SECRETS_MANAGER: (&str, &str) = ("application/x-amz-json-1.1", "secretsmanager");
 const SQS: (&str, &str) = ("application/x-amz-json-1.0", "sqs");
 const DYNAMODB: (&str, &str) = ("application/x-amz-json-1.0", "dynamodb");
+/// SNS speaks the query protocol: a form in, XML out.
+const SNS: (&str, &str) = ("application/x-www-form-urlencoded", "sns");
 
 impl LocalAws {
-    /// From `AWS_ENDPOINT_URL_SECRETS_MANAGER`, `AWS_ENDPOINT_URL_SQS` and
-    /// `AWS_ENDPOINT_URL_DYNAMODB`.
+    /// From `AWS_ENDPOINT_URL_SECRETS_MANAGER`, `AWS_ENDPOINT_URL_SQS`,
+    /// `AWS_ENDPOINT_URL_DYNAMODB` and `AWS_ENDPOINT_URL_SNS`.
     pub fn from_env() -> Result<LocalAws, LocalAwsError> {
         let secrets_manager = loopback_var("AWS_ENDPOINT_URL_SECRETS_MANAGER")?;
         let sqs = loopback_var("AWS_ENDPOINT_URL_SQS")?;
         let dynamodb = loopback_var("AWS_ENDPOINT_URL_DYNAMODB")?;
+        let sns = loopback_var("AWS_ENDPOINT_URL_SNS")?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
@@ -67,6 +71,7 @@ impl LocalAws {
             secrets_manager,
             sqs,
             dynamodb,
+            sns,
         })
     }
 
@@ -80,6 +85,25 @@ impl LocalAws {
 
     pub fn dynamodb_url(&self) -> &str {
         &self.dynamodb
+    }
+
+    pub fn sns_url(&self) -> &str {
+        &self.sns
+    }
+
+    /// Creates an SNS topic (SNS speaks the query protocol, answering in XML); returns its ARN.
+    pub async fn create_topic(&self, name: &str) -> Result<String, LocalAwsError> {
+        let target = "SNS.CreateTopic";
+        let form = format!("Action=CreateTopic&Version=2010-03-31&Name={name}");
+        let answer = self.post(&self.sns, SNS, target, None, form).await?;
+        answer
+            .split_once("<TopicArn>")
+            .and_then(|(_, rest)| rest.split_once("</TopicArn>"))
+            .map(|(arn, _)| arn.trim().to_owned())
+            .ok_or(LocalAwsError::Missing {
+                target,
+                field: "TopicArn",
+            })
     }
 
     /// Creates a ledger table shaped as template.yaml makes it (on demand, key `pk` + `sk`).
@@ -152,21 +176,40 @@ impl LocalAws {
     async fn call(
         &self,
         endpoint: &str,
-        (content_type, service): (&str, &str),
+        protocol: (&str, &str),
         target: &'static str,
         body: Value,
     ) -> Result<Value, LocalAwsError> {
+        let text = self
+            .post(endpoint, protocol, target, Some(target), body.to_string())
+            .await?;
+        Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// POSTs `body` to `endpoint` as `service` (with `x-amz-target` for the JSON protocols);
+    /// returns the answer's text, or why there is none.
+    async fn post(
+        &self,
+        endpoint: &str,
+        (content_type, service): (&str, &str),
+        target: &'static str,
+        amz_target: Option<&str>,
+        body: String,
+    ) -> Result<String, LocalAwsError> {
         let credential = format!(
             "AWS4-HMAC-SHA256 Credential=testing/20260101/{REGION}/{service}/aws4_request, \
              SignedHeaders=host, Signature=0"
         );
-        let response = self
+        let mut request = self
             .http
             .post(endpoint)
             .header("content-type", content_type)
-            .header("x-amz-target", target)
-            .header("authorization", credential)
-            .body(body.to_string())
+            .header("authorization", credential);
+        if let Some(amz_target) = amz_target {
+            request = request.header("x-amz-target", amz_target);
+        }
+        let response = request
+            .body(body)
             .send()
             .await
             .map_err(|source| LocalAwsError::Http { target, source })?;
@@ -182,7 +225,7 @@ impl LocalAws {
                 body: text,
             });
         }
-        Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+        Ok(text)
     }
 }
 

@@ -59,6 +59,12 @@ impl From<MeasureError> for BenchError {
     }
 }
 
+/// The `webhook-protected` subject's break-glass account and protected groups (none of the
+/// benchmark's users is in them).
+const PROTECTED_USER: &str = "0b0b0b0b-1111-4222-8333-444455556666";
+const PROTECTED_GROUPS: &str =
+    "9a9a9a9a-0000-4000-8000-000000000001,9a9a9a9a-0000-4000-8000-000000000002";
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let options = match cli::parse(std::env::args().skip(1)) {
@@ -97,11 +103,28 @@ async fn run(options: Options) -> Result<Results, BenchError> {
     let dynamodb = KeepAlive::start(aws.dynamodb_url())
         .await
         .map_err(BenchError::KeepAlive)?;
+    // The notifications' topic, behind the same keep-alive front as DynamoDB.
+    let topic = aws
+        .create_topic(&format!("lost-device-bench-notices-{}", std::process::id()))
+        .await?;
+    let sns = KeepAlive::start(aws.sns_url())
+        .await
+        .map_err(BenchError::KeepAlive)?;
     for subject in subjects.iter_mut() {
         if subject.id.uses_ledger() {
             subject.extra_env = vec![
                 ("LEDGER_TABLE".into(), ledger_table.clone()),
                 ("AWS_ENDPOINT_URL_DYNAMODB".into(), dynamodb.url()),
+            ];
+        }
+        if subject.id == SubjectId::WebhookProtected {
+            // Nobody the events name is protected: every user is looked up, checked against
+            // both groups, revoked by object id, and announced.
+            subject.extra_env = vec![
+                ("PROTECTED_USERS".into(), PROTECTED_USER.into()),
+                ("PROTECTED_GROUPS".into(), PROTECTED_GROUPS.into()),
+                ("NOTIFY_TOPIC_ARN".into(), topic.clone()),
+                ("AWS_ENDPOINT_URL_SNS".into(), sns.url()),
             ];
         }
     }
@@ -191,13 +214,15 @@ fn subjects(options: &Options) -> Result<Vec<Subject>, BenchError> {
         .subjects
         .iter()
         .map(|id| match id {
-            SubjectId::Webhook | SubjectId::WebhookLedger => Ok(Subject::native(
+            SubjectId::Webhook | SubjectId::WebhookLedger | SubjectId::WebhookProtected => {
+                Ok(Subject::native(
                 *id,
-                existing(
-                    &options.webhook,
-                    "build it with `cargo build --release -p lost-device-revoker --bin webhook`",
-                )?,
-            )),
+                    existing(
+                        &options.webhook,
+                        "build it with `cargo build --release -p lost-device-revoker --bin webhook`",
+                    )?,
+                ))
+            }
             SubjectId::Intune => Ok(Subject::native(
                 *id,
                 existing(

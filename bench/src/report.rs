@@ -125,9 +125,10 @@ impl Results {
 /// The performance targets (README, "Performance"), from the subjects measured in this run.
 pub fn targets(subjects: &[SubjectSummary], artifact: &ArtifactSize) -> Vec<Target> {
     let get = |id| subjects.iter().find(|s| s.subject == id);
-    let (webhook, ledger, floor, python) = (
+    let (webhook, ledger, protected, floor, python) = (
         get(SubjectId::Webhook),
         get(SubjectId::WebhookLedger),
+        get(SubjectId::WebhookProtected),
         get(SubjectId::Floor),
         get(SubjectId::Python),
     );
@@ -174,6 +175,13 @@ pub fn targets(subjects: &[SubjectSummary], artifact: &ArtifactSize) -> Vec<Targ
             1.5,
             "×",
         ),
+        at_most(
+            "warm CPU per event: webhook-protected ÷ webhook",
+            ratio(warm(protected), warm(webhook)),
+            2.0,
+            "×",
+        ),
+        at_most("peak RSS: webhook-protected", rss(protected), 24.0, "MiB"),
         at_most(
             "peak RSS: webhook ÷ python",
             ratio(rss(webhook), rss(python)),
@@ -312,13 +320,15 @@ const METRICS: [Metric; 9] = [
 fn subject_table(results: &Results) -> String {
     let webhook = results.subject(SubjectId::Webhook);
     let ledger = results.subject(SubjectId::WebhookLedger);
+    let protected = results.subject(SubjectId::WebhookProtected);
     let intune = results.subject(SubjectId::Intune);
     let floor = results.subject(SubjectId::Floor);
     let python = results.subject(SubjectId::Python);
     let mut out = String::from(
-        "| metric | webhook | webhook-ledger | intune | floor | python | webhook ÷ floor | \
-         webhook-ledger ÷ webhook | intune ÷ floor | python ÷ webhook |\n\
-         | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+        "| metric | webhook | webhook-ledger | webhook-protected | intune | floor | python | \
+         webhook ÷ floor | webhook-ledger ÷ webhook | webhook-protected ÷ webhook | \
+         intune ÷ floor | python ÷ webhook |\n\
+         | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
     );
     for (name, metric) in METRICS {
         let value = |s: Option<&SubjectSummary>| s.and_then(metric);
@@ -328,14 +338,16 @@ fn subject_table(results: &Results) -> String {
             _ => "–".into(),
         };
         out.push_str(&format!(
-            "| {name} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {name} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             cell(value(webhook)),
             cell(value(ledger)),
+            cell(value(protected)),
             cell(value(intune)),
             cell(value(floor)),
             cell(value(python)),
             ratio(value(webhook), value(floor)),
             ratio(value(ledger), value(webhook)),
+            ratio(value(protected), value(webhook)),
             ratio(value(intune), value(floor)),
             ratio(value(python), value(webhook)),
         ));
@@ -478,6 +490,12 @@ mod tests {
                 &pairs(SubjectId::WebhookLedger, 5.5, 0.5, 10_000),
                 None,
             ),
+            // Within 2× warm, but over 24 MiB.
+            SubjectSummary::from_pairs(
+                SubjectId::WebhookProtected,
+                &pairs(SubjectId::WebhookProtected, 6.0, 0.55, 30_000),
+                None,
+            ),
             SubjectSummary::from_pairs(
                 SubjectId::Floor,
                 &pairs(SubjectId::Floor, 2.0, 0.2, 4_000),
@@ -501,6 +519,8 @@ mod tests {
                 Some(true),
                 Some(true),
                 Some(true),
+                Some(true),
+                Some(false),
                 Some(true),
                 Some(false),
                 Some(true),

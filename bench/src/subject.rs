@@ -13,6 +13,10 @@ pub enum SubjectId {
     Webhook,
     /// The same binary with the ledger configured (`LEDGER_TABLE`, DynamoDB on moto).
     WebhookLedger,
+    /// The same binary with protection (`PROTECTED_USERS`, `PROTECTED_GROUPS`: each user
+    /// looked up and checked against the groups on the stand-in) and notifications
+    /// (`NOTIFY_TOPIC_ARN`, SNS on moto).
+    WebhookProtected,
     /// The release `intune` binary: one scheduled run per event, reading the stand-in's
     /// Intune audit records, with its checkpoint and ledger in moto.
     Intune,
@@ -23,9 +27,10 @@ pub enum SubjectId {
 }
 
 impl SubjectId {
-    pub const ALL: [SubjectId; 5] = [
+    pub const ALL: [SubjectId; 6] = [
         SubjectId::Webhook,
         SubjectId::WebhookLedger,
+        SubjectId::WebhookProtected,
         SubjectId::Intune,
         SubjectId::Floor,
         SubjectId::Python,
@@ -35,6 +40,7 @@ impl SubjectId {
         match self {
             SubjectId::Webhook => "webhook",
             SubjectId::WebhookLedger => "webhook-ledger",
+            SubjectId::WebhookProtected => "webhook-protected",
             SubjectId::Intune => "intune",
             SubjectId::Floor => "floor",
             SubjectId::Python => "python",
@@ -46,10 +52,12 @@ impl SubjectId {
     }
 
     /// A log line that means the subject fell back from what it measures: a subject with the
-    /// ledger that logs `ledger unavailable` answered without the ledger.
+    /// ledger that logs `ledger unavailable` answered without the ledger, one with
+    /// notifications that logs `notification not sent` did not publish.
     pub fn must_not_log(self) -> Option<&'static str> {
         match self {
             SubjectId::WebhookLedger | SubjectId::Intune => Some("ledger unavailable"),
+            SubjectId::WebhookProtected => Some("notification not sent"),
             SubjectId::Webhook | SubjectId::Floor | SubjectId::Python => None,
         }
     }
@@ -64,7 +72,10 @@ impl SubjectId {
     /// later ones find nothing new.
     pub fn expect(self, n: usize) -> Expect {
         match self {
-            SubjectId::Webhook | SubjectId::WebhookLedger | SubjectId::Python => Expect::Revoked,
+            SubjectId::Webhook
+            | SubjectId::WebhookLedger
+            | SubjectId::WebhookProtected
+            | SubjectId::Python => Expect::Revoked,
             SubjectId::Intune => Expect::Run {
                 revoked: usize::from(n == 0),
             },
