@@ -116,6 +116,7 @@ impl<C: CredentialSource> GraphClient<C> {
             s if s.is_success() => Revocation::Revoked(GraphReceipt {
                 request_id: uuid::Uuid::try_parse(request_id).ok(),
                 client_request_id: Some(answer.client_request_id),
+                object_id: None,
             }),
             StatusCode::UNAUTHORIZED => {
                 tracing::warn!(user = %user, "Graph refused a freshly issued token");

@@ -41,6 +41,9 @@ pub(crate) fn user_decision(
     let client_request_id = receipt
         .and_then(|r| r.client_request_id)
         .map(tracing::field::display);
+    let object_id = receipt
+        .and_then(|r| r.object_id)
+        .map(tracing::field::display);
     let message = if returned {
         "still owed: SQS delivers the job again, or moves it to the DLQ after the last attempt"
     } else {
@@ -59,6 +62,7 @@ pub(crate) fn user_decision(
                 outcome = outcome.as_str(),
                 graph_request_id,
                 client_request_id,
+                object_id,
                 delivery,
                 "{}", message
             )

@@ -15,7 +15,9 @@ use super::containment::contain_devices;
 use super::dedupe::Dedupe;
 use super::ledger::{Claim, Claimant, DecisionKey, Lease, Ledger, Settled, Settlement};
 use super::notice;
-use super::outcome::{Decision, Outcome, Report, Revocation, UserOutcome, UserResult};
+use super::outcome::{
+    Decision, GraphReceipt, Outcome, Report, Revocation, UserOutcome, UserResult,
+};
 use super::policy::Policy;
 use super::protection::{Check, Protection};
 use super::seams::{Notifier, RetryQueue, Revoker};
@@ -328,8 +330,17 @@ impl<R: Revoker, Q: RetryQueue, L: Ledger> Decider<R, Q, L> {
         }
         match self.protection.check(&self.revoker, user, deadline).await {
             Check::Clear(identity) => {
+                let object_id = uuid::Uuid::try_parse(identity.id.as_str()).ok();
                 let target = UserRef::Id(identity.id);
-                Decision::Acted(self.revoker.revoke(event, &target, deadline).await)
+                match self.revoker.revoke(event, &target, deadline).await {
+                    Revocation::Revoked(receipt) => {
+                        Decision::Acted(Revocation::Revoked(GraphReceipt {
+                            object_id,
+                            ..receipt
+                        }))
+                    }
+                    other => Decision::Acted(other),
+                }
             }
             Check::Protected => Decision::Protected,
             Check::NotFound => Decision::Acted(Revocation::UserNotFound),

@@ -157,6 +157,9 @@ fn body(event: &LostDeviceEvent, report: &Report) -> String {
 fn user_entry(text: &mut String, result: &UserResult, owner: Option<&Owner>) {
     let _ = write!(text, "- {}: {}", result.user, result.outcome.as_str());
     if let Some(receipt) = result.receipt {
+        if let Some(object_id) = receipt.object_id {
+            let _ = write!(text, " as Entra object {object_id}");
+        }
         if let Some(id) = receipt.request_id {
             let _ = write!(text, " (Graph request-id {id}");
             match receipt.client_request_id {
@@ -248,6 +251,7 @@ mod tests {
                 receipt: Some(GraphReceipt {
                     request_id: Some(request),
                     client_request_id: Some(client),
+                    object_id: None,
                 }),
                 ..result("alice@c.com", UserOutcome::Revoked)
             }],

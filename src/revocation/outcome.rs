@@ -11,6 +11,9 @@ use crate::domain::{EventId, UserRef};
 pub struct GraphReceipt {
     pub request_id: Option<uuid::Uuid>,
     pub client_request_id: Option<uuid::Uuid>,
+    /// The Entra object id of the user signed out, when protection resolved the user to it
+    /// (the event may have named them by UPN or by mail).
+    pub object_id: Option<uuid::Uuid>,
 }
 
 /// What the act step reports for one user.

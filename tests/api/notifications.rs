@@ -116,7 +116,8 @@ async fn each_deciding_event_publishes_one_notification_naming_what_happened_and
     for expected in [
         "Source:     jamf",
         &format!("Event id:   {}", answer.body["event_id"].as_str().unwrap()),
-        "- nia@contoso.com: revoked (Graph request-id ",
+        "- nia@contoso.com: revoked as Entra object 55555555-0000-4000-8000-000000000001 \
+         (Graph request-id ",
         &format!("client-request-id {request_id}"),
         "- breakglass@contoso.com: protected",
         "Devices: SN61X0",

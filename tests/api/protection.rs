@@ -128,6 +128,7 @@ async fn an_email_that_is_no_upn_is_resolved_by_mail_and_revoked() {
     )])
     .await;
     let app = app(&standin, &[("PROTECTED_USERS", BREAK_GLASS)]).await;
+    let logs = crate::logs::capture_this_thread();
 
     let answer = app
         .send(&lost(&app, "p5", json!({"upn": "jane@contoso.com"})))
@@ -137,6 +138,14 @@ async fn an_email_that_is_no_upn_is_resolved_by_mail_and_revoked() {
     let revocations = standin.revocations();
     assert_eq!(revocations.len(), 1);
     assert_eq!(revocations[0].user, jane);
+    // The audit line names the user as the event did, and the Entra object signed out.
+    let text = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains("sessions revoked"))
+        .unwrap_or_else(|| panic!("no audit line: {text}"));
+    assert!(line.contains("user=jane@contoso.com"), "{line}");
+    assert!(line.contains(&format!("object_id={jane}")), "{line}");
 }
 
 #[tokio::test]
