@@ -49,7 +49,9 @@ fn is_windows(operating_system: &str) -> bool {
 /// Contains the lost devices of `owner` once their owner's `outcome` is known: nothing when
 /// containment is off, or the user was decided before (a duplicate, or a claim held
 /// elsewhere: the first decision contained the devices); a protected owner's devices are left
-/// alone. Each device gets one audit line.
+/// alone, and so, with protection configured, are those of an owner whose protection was not
+/// checked to the end (audited as failed, for a person to decide). Each device gets one
+/// audit line.
 pub(crate) async fn contain_devices<R: Revoker>(
     policy: &Policy,
     revoker: &R,
@@ -78,6 +80,19 @@ async fn contain<R: Revoker>(
 ) -> Containment {
     if outcome == UserOutcome::Protected {
         return Containment::NotDisableable("its owner is a protected account".to_owned());
+    }
+    // Only a revoked owner was cleared by the check; an owner Entra does not know cannot be
+    // protected. Any other outcome (queued, failed, denied, ambiguous) left it unfinished.
+    let cleared = matches!(
+        outcome,
+        UserOutcome::Revoked | UserOutcome::UserNotFound | UserOutcome::DryRun
+    );
+    if policy.protects_anyone() && !cleared {
+        return Containment::Failed(format!(
+            "its owner's protection was not checked to the end (owner {}): disable it by hand \
+             once the owner is known not to be protected",
+            outcome.as_str()
+        ));
     }
     let Some(id) = &device.entra_device_id else {
         return Containment::NotDisableable("the event names no Entra device id".to_owned());

@@ -16,6 +16,13 @@ pub struct Policy {
     pub disable_lost_devices: bool,
 }
 
+impl Policy {
+    /// Whether any account is protected: each target is then checked before acting.
+    pub(crate) fn protects_anyone(&self) -> bool {
+        !self.protected_users.is_empty() || !self.protected_groups.is_empty()
+    }
+}
+
 impl Default for Policy {
     fn default() -> Self {
         Self {
