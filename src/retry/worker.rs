@@ -154,7 +154,7 @@ async fn act_on<R: Revoker, Q: RetryQueue, L: Ledger>(
         receipt: decision.receipt(),
     };
     let report = Report::for_users(job.event().id.clone(), vec![result]);
-    decider.notify(job.event(), &report).await;
+    decider.notify(job.event(), &report, deadline).await;
     MessageOutcome::Done
 }
 

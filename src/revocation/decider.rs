@@ -38,8 +38,16 @@ const LEDGER_BOUND: Duration = Duration::from_millis(300);
 const LEDGER_BOUND_PER_USER: Duration = Duration::from_millis(3);
 
 /// The longest a notification may take to publish (an in-region SNS publish takes tens of
-/// milliseconds); past it the answer goes out without it.
+/// milliseconds), and how far past the invocation's deadline it may run: the webhook's answer
+/// waits for it, and a sender such as Jamf Pro waits 2 s, 500 ms more than the default
+/// `INLINE_DEADLINE_MS`. Past either, the answer goes out without it.
 const NOTIFY_BOUND: Duration = Duration::from_millis(500);
+const NOTIFY_GRACE: Duration = Duration::from_millis(250);
+
+/// How many notices a warm instance remembers, so that the same notice is not sent again
+/// when the same event is decided the same way again (a sender's retry of a refused user,
+/// an Intune record held over several runs).
+const NOTIFIED_CAPACITY: usize = 4096;
 
 /// How long a claim or settle of `keys` users may take.
 fn ledger_bound(keys: usize) -> Duration {
@@ -59,6 +67,8 @@ pub struct Decider<R, Q, L> {
     queue: Option<Q>,
     ledger: Option<L>,
     notifier: Option<Arc<dyn Notifier>>,
+    /// Fingerprints of the notices this instance sent.
+    notified: std::sync::Mutex<std::collections::HashSet<u64>>,
 }
 
 /// How many decisions (event and user) a warm instance remembers (a few hundred KB at most).
@@ -86,6 +96,7 @@ impl<R: Revoker, Q: RetryQueue, L: Ledger> Decider<R, Q, L> {
             queue,
             ledger,
             notifier: None,
+            notified: std::sync::Mutex::default(),
         }
     }
 
@@ -95,22 +106,47 @@ impl<R: Revoker, Q: RetryQueue, L: Ledger> Decider<R, Q, L> {
         self
     }
 
-    /// Publishes the notice for `report`, if it decided anything, within [`NOTIFY_BOUND`]. A
-    /// failure is logged (the `NotificationsFailed` metric) and changes nothing else.
-    pub(crate) async fn notify(&self, event: &LostDeviceEvent, report: &Report) {
+    /// Publishes the notice for `report`, if it decided anything and this instance has not
+    /// sent the same notice for the event before, within [`NOTIFY_BOUND`] and at most
+    /// [`NOTIFY_GRACE`] past `deadline`. A failure is logged (the `NotificationsFailed`
+    /// metric) and changes nothing else; a publish cut short may still have been delivered.
+    pub(crate) async fn notify(&self, event: &LostDeviceEvent, report: &Report, deadline: Instant) {
         let Some(notifier) = &self.notifier else {
             return;
         };
         let Some(notice) = notice::compose(event, report) else {
             return;
         };
-        let published = tokio::time::timeout(NOTIFY_BOUND, notifier.publish(&notice)).await;
+        if !self.first_time(event, &notice) {
+            tracing::debug!(event_id = %event.id, "the same notice was sent before");
+            return;
+        }
+        let end = (Instant::now() + NOTIFY_BOUND).min(deadline + NOTIFY_GRACE);
+        let published = tokio::time::timeout_at(end, notifier.publish(&notice)).await;
         let error = match published {
             Ok(Ok(())) => return,
             Ok(Err(e)) => e.to_string(),
             Err(_) => "no answer in time".to_owned(),
         };
         tracing::warn!(event_id = %event.id, error, "notification not sent");
+    }
+
+    /// Remembers `notice` for `event`; false when it was remembered already.
+    fn first_time(&self, event: &LostDeviceEvent, notice: &notice::Notice) -> bool {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (
+            event.source.as_str(),
+            event.id.as_str(),
+            &notice.subject,
+            &notice.body,
+        )
+            .hash(&mut hasher);
+        let mut notified = self.notified.lock().unwrap_or_else(|e| e.into_inner());
+        if notified.len() >= NOTIFIED_CAPACITY {
+            notified.clear();
+        }
+        notified.insert(hasher.finish())
     }
 
     /// Turns a parsed event into per-user outcomes, acting where policy allows; the users of
@@ -164,7 +200,7 @@ impl<R: Revoker, Q: RetryQueue, L: Ledger> Decider<R, Q, L> {
                 outcome: Outcome::TooManyUsers,
                 results: Vec::new(),
             };
-            self.notify(&event, &report).await;
+            self.notify(&event, &report, deadline).await;
             return report;
         }
 
@@ -229,7 +265,7 @@ impl<R: Revoker, Q: RetryQueue, L: Ledger> Decider<R, Q, L> {
             }
         }
         let report = Report::for_users(event.id.clone(), results);
-        self.notify(&event, &report).await;
+        self.notify(&event, &report, deadline).await;
         report
     }
 
@@ -474,7 +510,7 @@ impl<R, Q, L> Decider<R, Q, L> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Identity, ObjectId};
+    use crate::domain::{Identity, ObjectId, Parsed};
     use crate::revocation::testing::*;
     use crate::revocation::{Lookup, Outcome, Unchecked};
 
@@ -713,6 +749,75 @@ mod tests {
 
         assert_eq!(reads(&d).len(), 2, "{:?}", reads(&d));
         assert_eq!(calls(&d).len(), 2);
+    }
+
+    /// A lost Windows laptop of each user, with its Entra device id.
+    fn lost_laptops(users: &[&str]) -> Parsed {
+        let Parsed::Lost(mut event) = lost("e1", users) else {
+            unreachable!()
+        };
+        for (i, owner) in event.owners.iter_mut().enumerate() {
+            owner.devices[0].entra_device_id =
+                Some(ObjectId::parse(&format!("dddddddd-0000-4000-8000-{i:012}")).unwrap());
+            owner.devices[0].operating_system = Some("Windows".into());
+        }
+        Parsed::Lost(event)
+    }
+
+    #[tokio::test]
+    async fn a_device_is_disabled_only_once_its_owners_protection_was_checked() {
+        let policy = Policy {
+            disable_lost_devices: true,
+            ..protecting(&[], &["9a9a9a9a-0000-4000-8000-000000000001"])
+        };
+        let checked = with_revoker(policy.clone(), Recording::default());
+        let unchecked = with_revoker(
+            policy,
+            Recording {
+                membership_fails: Some(Unchecked::Transient),
+                ..Recording::default()
+            },
+        );
+
+        checked
+            .decide(&source(), lost_laptops(&["a@c.com"]), later())
+            .await;
+        let r = unchecked
+            .decide(&source(), lost_laptops(&["a@c.com"]), later())
+            .await;
+
+        assert_eq!(checked.revoker().disabled.lock().unwrap().len(), 1);
+        assert_eq!(r.results[0].outcome, UserOutcome::Failed);
+        assert!(
+            unchecked.revoker().disabled.lock().unwrap().is_empty(),
+            "a possibly protected owner's device is left alone"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_same_notice_for_the_same_event_is_sent_once_per_instance() {
+        let notices = std::sync::Arc::new(Notices::default());
+        let d = decider(
+            Policy::default(),
+            vec![("flaky@c.com", Revocation::Transient)],
+        )
+        .with_notifier(Some(notices.clone()));
+
+        for _ in 0..3 {
+            d.decide(&source(), lost("e1", &["flaky@c.com"]), later())
+                .await;
+        }
+        d.decide(&source(), lost("e2", &["flaky@c.com"]), later())
+            .await;
+
+        assert_eq!(
+            *notices.subjects.lock().unwrap(),
+            [
+                "[ACTION NEEDED] standard lost: flaky@c.com failed",
+                "[ACTION NEEDED] standard lost: flaky@c.com failed"
+            ],
+            "one for e1 however often it fails alike, one for e2"
+        );
     }
 
     #[tokio::test]

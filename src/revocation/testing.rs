@@ -130,6 +130,22 @@ impl Revoker for Recording {
     }
 }
 
+/// Records the subject of every notice it is given.
+#[derive(Debug, Default)]
+pub(crate) struct Notices {
+    pub(crate) subjects: Mutex<Vec<String>>,
+}
+
+impl super::Notifier for Notices {
+    fn publish<'a>(
+        &'a self,
+        notice: &'a super::Notice,
+    ) -> futures_util::future::BoxFuture<'a, Result<(), super::NotifyError>> {
+        self.subjects.lock().unwrap().push(notice.subject.clone());
+        Box::pin(async { Ok(()) })
+    }
+}
+
 /// Records the users it accepts; refuses every one when `broken`.
 #[derive(Default)]
 pub(crate) struct Queue {
