@@ -2,15 +2,17 @@
 //! with a subject a pager or mail client shows well, a body naming the source, the event, the
 //! devices, each user with the outcome and Graph's ids, and what to do next. Identifiers and
 //! outcomes only: never a secret, token, assertion or signature (the event's payload and
-//! headers are not quoted).
+//! headers are not quoted). Text the sender chose (the event type, device labels) has its
+//! control characters replaced, so it cannot add lines of its own to the message.
 
 use std::fmt::Write as _;
 
 use super::outcome::{Outcome, Report, UserOutcome, UserResult};
 use crate::domain::{LostDeviceEvent, Owner};
 
-/// SNS takes a subject of up to 100 ASCII characters without line breaks.
-const SUBJECT_LIMIT: usize = 100;
+/// SNS takes a subject of ASCII characters without line breaks, "less than 100 characters
+/// long".
+const SUBJECT_LIMIT: usize = 99;
 
 /// One message: what SNS publishes, and the attributes subscribers filter on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,11 +117,11 @@ fn body(event: &LostDeviceEvent, report: &Report) -> String {
     let mut text = String::new();
     let _ = writeln!(text, "A lost-device event was decided.\n");
     let _ = writeln!(text, "Source:     {}", event.source);
-    let _ = writeln!(text, "Event id:   {}", event.id);
+    let _ = writeln!(text, "Event id:   {}", plain(event.id.as_str()));
     let _ = writeln!(
         text,
         "Event type: {} ({})",
-        event.event_type,
+        plain(&event.event_type),
         event.kind.as_str()
     );
     let _ = writeln!(text, "Outcome:    {}", report.outcome_str());
@@ -140,7 +142,7 @@ fn body(event: &LostDeviceEvent, report: &Report) -> String {
         user_entry(&mut text, result, owner);
     }
     if !event.unowned.is_empty() {
-        let labels: Vec<&str> = event.unowned.iter().map(|d| d.label()).collect();
+        let labels: Vec<String> = event.unowned.iter().map(|d| plain(d.label())).collect();
         let _ = writeln!(
             text,
             "\nLost devices naming no user (nobody signed out for them): {}",
@@ -174,10 +176,17 @@ fn user_entry(text: &mut String, result: &UserResult, owner: Option<&Owner>) {
     }
     text.push('\n');
     if let Some(owner) = owner.filter(|o| !o.devices.is_empty()) {
-        let labels: Vec<&str> = owner.devices.iter().map(|d| d.label()).collect();
+        let labels: Vec<String> = owner.devices.iter().map(|d| plain(d.label())).collect();
         let _ = writeln!(text, "  Devices: {}", labels.join(", "));
     }
     let _ = writeln!(text, "  {}", next_step(result.outcome));
+}
+
+/// `text` from the sender, on one line: control characters (line breaks included) become `?`.
+fn plain(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }
 
 /// What the reader should know or do about one outcome.
@@ -293,6 +302,26 @@ mod tests {
         );
         assert_eq!(notice.outcome, "mixed");
         assert!(notice.body.contains("make the mail unique"));
+    }
+
+    #[test]
+    fn text_the_sender_chose_cannot_add_lines_to_the_message() {
+        let mut event = event(&["a@c.com"]);
+        event.event_type = "device.lost\nOutcome:    ignored".into();
+        event.owners[0].devices[0].serial_number = Some("SN1\r\nNext: nothing".into());
+        let report = Report::for_users(
+            EventId::parse("evt-9").unwrap(),
+            vec![result("a@c.com", UserOutcome::Revoked)],
+        );
+
+        let body = compose(&event, &report).unwrap().body;
+
+        assert!(
+            body.contains("Event type: device.lost?Outcome:    ignored (lost)"),
+            "{body}"
+        );
+        assert!(body.contains("Devices: SN1??Next: nothing"), "{body}");
+        assert!(!body.lines().any(|l| l.starts_with("Outcome:    ignored")));
     }
 
     #[test]
