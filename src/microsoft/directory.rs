@@ -67,7 +67,7 @@ impl<C: CredentialSource> GraphClient<C> {
                 .ok()
                 .and_then(GraphUser::identity)
             {
-                Some(identity) => Lookup::Found(identity),
+                Some(identity) => found(identity, user, &answer),
                 None => Lookup::Unchecked(unreadable(&answer, user)),
             },
             StatusCode::NOT_FOUND => match user {
@@ -94,14 +94,14 @@ impl<C: CredentialSource> GraphClient<C> {
         if answer.status != StatusCode::OK {
             return Lookup::Unchecked(refused(&answer, &user, "User.Read.All"));
         }
-        let Ok(found) = serde_json::from_slice::<Collection<GraphUser>>(&answer.body) else {
+        let Ok(matches) = serde_json::from_slice::<Collection<GraphUser>>(&answer.body) else {
             return Lookup::Unchecked(unreadable(&answer, &user));
         };
-        let mut users = found.value.into_iter();
+        let mut users = matches.value.into_iter();
         match (users.next(), users.next()) {
             (None, _) => Lookup::NotFound,
             (Some(one), None) => match one.identity() {
-                Some(identity) => Lookup::Found(identity),
+                Some(identity) => found(identity, &user, &answer),
                 None => Lookup::Unchecked(unreadable(&answer, &user)),
             },
             (Some(_), Some(_)) => Lookup::Ambiguous,
@@ -135,15 +135,29 @@ impl<C: CredentialSource> Directory for GraphClient<C> {
                 "User.Read.All and GroupMember.Read.All",
             ));
         }
-        let found = serde_json::from_slice::<Collection<String>>(&answer.body)
+        let members = serde_json::from_slice::<Collection<String>>(&answer.body)
             .map_err(|_| unreadable(&answer, &user))?;
-        Ok(found
+        Ok(members
             .value
             .iter()
             .filter_map(|g| ObjectId::parse(g).ok())
             .filter(|g| groups.contains(g))
             .collect())
     }
+}
+
+/// `identity`, when it is the user `user` names (its id, or its UPN or mail): an answer about
+/// anyone else is never acted on.
+fn found(identity: Identity, user: &UserRef, answer: &GraphAnswer) -> Lookup {
+    if identity.is_named_by(user) {
+        return Lookup::Found(identity);
+    }
+    tracing::error!(
+        request_id = answer.request_id.as_str(),
+        user = %user,
+        "Graph's directory answer names another user; the user is not revoked unchecked"
+    );
+    Lookup::Unchecked(Unchecked::Misconfigured)
 }
 
 fn unavailable(error: &GraphUnavailable, user: &UserRef) -> Unchecked {
@@ -197,6 +211,38 @@ fn unreadable(answer: &GraphAnswer, user: &UserRef) -> Unchecked {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn answer() -> GraphAnswer {
+        GraphAnswer {
+            status: StatusCode::OK,
+            request_id: "r".into(),
+            client_request_id: uuid::Uuid::nil(),
+            body: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn an_answer_about_another_user_is_never_taken_for_the_user_asked_for() {
+        let identity = Identity {
+            id: ObjectId::parse("11111111-0000-4000-8000-000000000001").unwrap(),
+            user_principal_name: "ann@contoso.com".into(),
+            mail: Some("ann.smith@contoso.com".into()),
+        };
+        for asked in [
+            "ANN@contoso.com",
+            "ann.smith@contoso.com",
+            "11111111-0000-4000-8000-000000000001",
+        ] {
+            let user = UserRef::parse(asked).unwrap();
+            let lookup = found(identity.clone(), &user, &answer());
+            assert_eq!(lookup, Lookup::Found(identity.clone()), "{asked}");
+        }
+        let other = UserRef::parse("bob@contoso.com").unwrap();
+        assert_eq!(
+            found(identity, &other, &answer()),
+            Lookup::Unchecked(Unchecked::Misconfigured)
+        );
+    }
 
     #[test]
     fn a_mail_filter_escapes_quotes_as_odata_and_everything_else_for_the_query() {
