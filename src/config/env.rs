@@ -69,10 +69,10 @@ pub struct Config {
     pub notify_topic_arn: Option<String>,
 }
 
-/// The AWS SDK's endpoint overrides for the services the function calls.
 /// The most groups `PROTECTED_GROUPS` may name: Graph's `checkMemberGroups` takes 20.
 const MAX_PROTECTED_GROUPS: usize = 20;
 
+/// The AWS SDK's endpoint overrides for the services the function calls.
 const AWS_ENDPOINT_VARIABLES: [&str; 5] = [
     "AWS_ENDPOINT_URL",
     "AWS_ENDPOINT_URL_SECRETS_MANAGER",
@@ -263,19 +263,8 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
     /// Entra group object ids, at most [`MAX_PROTECTED_GROUPS`] (one `checkMemberGroups`
     /// call checks them all; nest groups for more).
     fn group_list(&self, name: &'static str) -> Result<Vec<ObjectId>, ConfigError> {
-        let entries = self.list(name, &[]);
-        if entries.len() > MAX_PROTECTED_GROUPS {
-            return Err(err(
-                name,
-                &format!(
-                    "names {} groups; at most {MAX_PROTECTED_GROUPS} (Graph checks 20 per call): \
-                     nest the others in one of them",
-                    entries.len()
-                ),
-            ));
-        }
         let mut groups: Vec<ObjectId> = Vec::new();
-        for (i, entry) in entries.iter().enumerate() {
+        for (i, entry) in self.list(name, &[]).iter().enumerate() {
             let id = ObjectId::parse(entry).map_err(|_| {
                 err(
                     name,
@@ -285,6 +274,16 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
             if !groups.contains(&id) {
                 groups.push(id);
             }
+        }
+        if groups.len() > MAX_PROTECTED_GROUPS {
+            return Err(err(
+                name,
+                &format!(
+                    "names {} groups; at most {MAX_PROTECTED_GROUPS} (Graph checks 20 per call): \
+                     nest the others in one of them",
+                    groups.len()
+                ),
+            ));
         }
         Ok(groups)
     }
@@ -311,6 +310,10 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
                 name,
                 "must be an SNS topic ARN such as arn:aws:sns:eu-west-1:123456789012:lost-devices",
             ));
+        }
+        if arn.ends_with(".fifo") {
+            // A FIFO topic needs a message group id on every publish; the notices are standard.
+            return Err(err(name, "must be a standard topic, not a .fifo topic"));
         }
         Ok(Some(arn))
     }
@@ -714,6 +717,7 @@ mod tests {
             "arn:aws:sqs:eu-west-1:123456789012:lost-devices",
             "arn:aws:sns:eu-west-1:1234:lost-devices",
             "arn:aws:sns:eu-west-1:123456789012:lost devices",
+            "arn:aws:sns:eu-west-1:123456789012:lost-devices.fifo",
         ] {
             let e = config(&[SECRET, ("NOTIFY_TOPIC_ARN", bad)]).unwrap_err();
             assert_eq!(e.variable, "NOTIFY_TOPIC_ARN", "{bad}");
