@@ -55,6 +55,15 @@ pub fn capture_this_thread() -> Arc<Mutex<Vec<u8>>> {
     buffer
 }
 
+/// The first captured line containing `needle`; fails the test, showing every line, if none.
+pub fn line_with(logs: &Mutex<Vec<u8>>, needle: &str) -> String {
+    let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    text.lines()
+        .find(|l| l.contains(needle))
+        .map(str::to_owned)
+        .unwrap_or_else(|| panic!("no line with {needle:?} in: {text}"))
+}
+
 /// Every authentication header value a request carries.
 fn presented_credentials(event: &Value) -> Vec<String> {
     let auth_headers = [

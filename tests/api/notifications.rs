@@ -176,11 +176,7 @@ async fn with_sns_not_answering_the_answer_is_unchanged_and_a_warning_is_logged(
         (StatusCode::OK, Some("revoked"))
     );
     assert!(started.elapsed() < Duration::from_secs(3));
-    let text = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
-    let line = text
-        .lines()
-        .find(|l| l.contains("notification not sent"))
-        .unwrap_or_else(|| panic!("no warning: {text}"));
+    let line = crate::logs::line_with(&logs, "notification not sent");
     assert!(line.contains("WARN"), "{line}");
 }
 
