@@ -61,6 +61,13 @@ fn add_losses(standin: &Standin, prefix: &str, n: usize) -> Vec<String> {
     users
 }
 
+/// Managed device 1, a Windows laptop that `owner` put in lost mode 5 minutes ago
+/// (record `audit-1`).
+fn lost_windows_device(standin: &Standin, owner: &str) {
+    standin.add_managed_device(managed(1, "Windows"));
+    standin.add_audit_records(vec![audit("audit-1", LOST, owner, 5, &device_id(1))]);
+}
+
 /// A managed device id (a GUID) from a small number.
 fn device_id(n: u32) -> String {
     format!("7f6b5c4d-0000-4000-8000-{n:012}")
@@ -355,11 +362,7 @@ async fn a_failing_device_patch_leaves_the_revocation_intact_and_is_audited_at_e
     assert_eq!((report.revoked, report.owed, report.complete), (1, 0, true));
     assert_eq!(revoked(&standin), counts(&[("erin@contoso.com", 1)]));
     assert!(standin.managed_devices()[0].account_enabled);
-    let text = String::from_utf8_lossy(&logs.lock().unwrap()).to_string();
-    let failed = text
-        .lines()
-        .find(|l| l.contains("device_disable_failed"))
-        .unwrap_or_else(|| panic!("{text}"));
+    let failed = crate::logs::line_with(&logs, "device_disable_failed");
     assert!(
         failed.contains("ERROR") && failed.contains("Cloud Device Administrator"),
         "{failed}"
@@ -369,14 +372,7 @@ async fn a_failing_device_patch_leaves_the_revocation_intact_and_is_audited_at_e
 #[tokio::test]
 async fn a_protected_owner_is_neither_revoked_nor_has_a_device_disabled() {
     let (standin, table) = setup().await;
-    standin.add_managed_device(managed(1, "Windows"));
-    standin.add_audit_records(vec![audit(
-        "audit-1",
-        LOST,
-        "breakglass@contoso.com",
-        5,
-        &device_id(1),
-    )]);
+    lost_windows_device(&standin, "breakglass@contoso.com");
 
     let poller = intune_poller(
         &standin,
@@ -397,14 +393,7 @@ async fn a_protected_owner_is_neither_revoked_nor_has_a_device_disabled() {
 #[tokio::test]
 async fn a_dry_run_calls_nothing_that_writes() {
     let (standin, table) = setup().await;
-    standin.add_managed_device(managed(1, "Windows"));
-    standin.add_audit_records(vec![audit(
-        "audit-1",
-        LOST,
-        "erin@contoso.com",
-        5,
-        &device_id(1),
-    )]);
+    lost_windows_device(&standin, "erin@contoso.com");
 
     let poller = intune_poller(
         &standin,
@@ -634,14 +623,7 @@ async fn a_page_larger_than_the_read_limit_is_refused_at_once_not_asked_again() 
 #[tokio::test]
 async fn a_record_read_again_in_the_overlap_is_not_looked_up_again() {
     let (standin, table) = setup().await;
-    standin.add_managed_device(managed(1, "Windows"));
-    standin.add_audit_records(vec![audit(
-        "audit-1",
-        LOST,
-        "erin@contoso.com",
-        5,
-        &device_id(1),
-    )]);
+    lost_windows_device(&standin, "erin@contoso.com");
     let poller = intune_poller(&standin, &table, &[("DISABLE_LOST_DEVICES", "true")]).await;
 
     run(&poller).await;
