@@ -45,17 +45,20 @@ struct HttpResponse {
     is_base64_encoded: bool,
 }
 
+/// The body of a `/response` reply; an `/error` reply is the function's error.
+fn response_body(reply: &Reply) -> Result<&[u8], AnswerError> {
+    match reply {
+        Reply::Response(raw) => Ok(raw),
+        Reply::Error { error_type, body } => Err(AnswerError::FunctionError {
+            error_type: error_type.clone().unwrap_or_else(|| "unknown".into()),
+            body: String::from_utf8_lossy(body).into_owned(),
+        }),
+    }
+}
+
 /// Reads a reply; an `/error` reply or a non-HTTP body is an error.
 pub fn read(reply: &Reply) -> Result<(Answer, String), AnswerError> {
-    let raw = match reply {
-        Reply::Response(raw) => raw,
-        Reply::Error { error_type, body } => {
-            return Err(AnswerError::FunctionError {
-                error_type: error_type.clone().unwrap_or_else(|| "unknown".into()),
-                body: String::from_utf8_lossy(body).into_owned(),
-            });
-        }
-    };
+    let raw = response_body(reply)?;
     let http: HttpResponse = serde_json::from_slice(raw)
         .map_err(|_| AnswerError::NotHttp(String::from_utf8_lossy(raw).into_owned()))?;
     let body = if http.is_base64_encoded {
@@ -114,15 +117,7 @@ pub fn check(reply: &Reply, expect: Expect) -> Result<Answer, AnswerError> {
 
 /// An Intune run's answer: its report, with `revoked` users revoked, none owed or refused.
 fn check_run(reply: &Reply, revoked: usize) -> Result<Answer, AnswerError> {
-    let raw = match reply {
-        Reply::Response(raw) => raw,
-        Reply::Error { error_type, body } => {
-            return Err(AnswerError::FunctionError {
-                error_type: error_type.clone().unwrap_or_else(|| "unknown".into()),
-                body: String::from_utf8_lossy(body).into_owned(),
-            });
-        }
-    };
+    let raw = response_body(reply)?;
     let report: Value = serde_json::from_slice(raw).unwrap_or_default();
     let count = |name: &str| report.get(name).and_then(Value::as_u64);
     let ok = count("revoked") == Some(revoked as u64)
