@@ -75,16 +75,7 @@ async fn a_user_is_found_by_id_in_any_case_with_graphs_ids_and_context() {
     )
     .await;
     assert_eq!(response.status(), 200);
-    assert!(
-        response
-            .headers()
-            .get("request-id")
-            .is_some_and(|v| v.len() == 36)
-    );
-    assert_eq!(
-        response.headers()["client-request-id"],
-        "c0ffee00-0000-4000-8000-000000000002"
-    );
+    assert_graph_ids(&response, "c0ffee00-0000-4000-8000-000000000002");
     let (_, body) = answer(response).await;
     assert_eq!(
         body,

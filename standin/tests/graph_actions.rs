@@ -22,16 +22,7 @@ async fn revoke_sign_in_sessions_answers_200_value_true_and_is_recorded() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    assert!(
-        response
-            .headers()
-            .get("request-id")
-            .is_some_and(|v| v.len() == 36)
-    );
-    assert_eq!(
-        response.headers()["client-request-id"],
-        "c0ffee00-0000-4000-8000-000000000001"
-    );
+    assert_graph_ids(&response, "c0ffee00-0000-4000-8000-000000000001");
     let body: Value = response.json().await.unwrap();
     assert_eq!(
         body,

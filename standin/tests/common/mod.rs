@@ -176,3 +176,11 @@ pub async fn graph_error_code(response: reqwest::Response) -> String {
     let body: Value = response.json().await.expect("Graph error JSON");
     body["error"]["code"].as_str().unwrap_or("").to_owned()
 }
+
+/// Graph's ids on a reply: a fresh `request-id` GUID, and the caller's `client-request-id`
+/// echoed.
+pub fn assert_graph_ids(response: &reqwest::Response, client_request_id: &str) {
+    let request_id = response.headers().get("request-id");
+    assert!(request_id.is_some_and(|v| v.len() == 36), "{request_id:?}");
+    assert_eq!(response.headers()["client-request-id"], client_request_id);
+}
