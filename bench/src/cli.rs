@@ -22,7 +22,7 @@ API, then writes bench/results/latest.{md,json}.
   --repetitions N         spawn pairs per subject (≥ 1) [20]
   --events N              events in a warm spawn (≥ 2)  [1000; intune: at most 100 runs]
   --only LIST             subjects, comma-separated     [webhook,webhook-ledger,
-                          webhook-protected,intune,floor,python]
+                          webhook-notified,webhook-protected,intune,floor,python]
   --burst-events N        burst size, 0 to skip         [1000]
   --burst-environments N  concurrent environments       [10]
   --burst-throttle PCT    Graph calls answered 429      [20]

@@ -9,6 +9,7 @@ pub mod burst;
 pub mod cli;
 pub mod environment;
 pub mod events;
+pub mod exchange;
 pub mod fixture;
 pub mod keep_alive;
 pub mod lambda_env;

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use lost_device_bench::exchange::{self, ExchangeError};
 use lost_device_bench::{artifact, burst, cli, measure, report, worst_case};
 use standin::Standin;
 
@@ -44,6 +45,8 @@ enum BenchError {
     Measure(Box<MeasureError>),
     #[error(transparent)]
     Burst(#[from] burst::BurstError),
+    #[error("what one exchange costs: {0}")]
+    Exchange(#[from] ExchangeError),
     #[error("cannot write {path}: {source}")]
     Write {
         path: PathBuf,
@@ -64,6 +67,10 @@ impl From<MeasureError> for BenchError {
 const PROTECTED_USER: &str = "0b0b0b0b-1111-4222-8333-444455556666";
 const PROTECTED_GROUPS: &str =
     "9a9a9a9a-0000-4000-8000-000000000001,9a9a9a9a-0000-4000-8000-000000000002";
+
+/// What one exchange costs: rounds of calls of each kind (a few seconds in all).
+const EXCHANGE_ROUNDS: usize = 5;
+const EXCHANGE_CALLS: usize = 400;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -112,20 +119,24 @@ async fn run(options: Options) -> Result<Results, BenchError> {
         .map_err(BenchError::KeepAlive)?;
     for subject in subjects.iter_mut() {
         if subject.id.uses_ledger() {
-            subject.extra_env = vec![
+            subject.extra_env.extend([
                 ("LEDGER_TABLE".into(), ledger_table.clone()),
                 ("AWS_ENDPOINT_URL_DYNAMODB".into(), dynamodb.url()),
-            ];
+            ]);
+        }
+        if subject.id.notifies() {
+            subject.extra_env.extend([
+                ("NOTIFY_TOPIC_ARN".into(), topic.clone()),
+                ("AWS_ENDPOINT_URL_SNS".into(), sns.url()),
+            ]);
         }
         if subject.id == SubjectId::WebhookProtected {
             // Nobody the events name is protected: every user is looked up, checked against
             // both groups, revoked by object id, and announced.
-            subject.extra_env = vec![
+            subject.extra_env.extend([
                 ("PROTECTED_USERS".into(), PROTECTED_USER.into()),
                 ("PROTECTED_GROUPS".into(), PROTECTED_GROUPS.into()),
-                ("NOTIFY_TOPIC_ARN".into(), topic.clone()),
-                ("AWS_ENDPOINT_URL_SNS".into(), sns.url()),
-            ];
+            ]);
         }
     }
     let fixture = AppFixture::load(&options.secret)?;
@@ -169,6 +180,10 @@ async fn run(options: Options) -> Result<Results, BenchError> {
         Some(webhook) => worst_case::run(&lab, webhook).await?,
         None => Vec::new(),
     };
+    let exchange =
+        tokio::task::spawn_blocking(|| exchange::measure(EXCHANGE_ROUNDS, EXCHANGE_CALLS))
+            .await
+            .map_err(|e| ExchangeError::Thread(e.to_string()))??;
     let artifact = artifact::arm64(&options.artifact_dir, options.artifact_log.as_deref());
     machine.finish();
 
@@ -197,6 +212,7 @@ async fn run(options: Options) -> Result<Results, BenchError> {
         artifact,
         burst,
         worst_case,
+        exchange,
         samples: pairs
             .into_values()
             .flatten()
@@ -214,15 +230,16 @@ fn subjects(options: &Options) -> Result<Vec<Subject>, BenchError> {
         .subjects
         .iter()
         .map(|id| match id {
-            SubjectId::Webhook | SubjectId::WebhookLedger | SubjectId::WebhookProtected => {
-                Ok(Subject::native(
+            SubjectId::Webhook
+            | SubjectId::WebhookLedger
+            | SubjectId::WebhookNotified
+            | SubjectId::WebhookProtected => Ok(Subject::native(
                 *id,
-                    existing(
-                        &options.webhook,
-                        "build it with `cargo build --release -p lost-device-revoker --bin webhook`",
-                    )?,
-                ))
-            }
+                existing(
+                    &options.webhook,
+                    "build it with `cargo build --release -p lost-device-revoker --bin webhook`",
+                )?,
+            )),
             SubjectId::Intune => Ok(Subject::native(
                 *id,
                 existing(

@@ -13,6 +13,9 @@ pub enum SubjectId {
     Webhook,
     /// The same binary with the ledger configured (`LEDGER_TABLE`, DynamoDB on moto).
     WebhookLedger,
+    /// The same binary with notifications alone (`NOTIFY_TOPIC_ARN`, SNS on moto): what
+    /// `WebhookProtected` is without protection.
+    WebhookNotified,
     /// The same binary with protection (`PROTECTED_USERS`, `PROTECTED_GROUPS`: each user
     /// looked up and checked against the groups on the stand-in) and notifications
     /// (`NOTIFY_TOPIC_ARN`, SNS on moto).
@@ -27,9 +30,10 @@ pub enum SubjectId {
 }
 
 impl SubjectId {
-    pub const ALL: [SubjectId; 6] = [
+    pub const ALL: [SubjectId; 7] = [
         SubjectId::Webhook,
         SubjectId::WebhookLedger,
+        SubjectId::WebhookNotified,
         SubjectId::WebhookProtected,
         SubjectId::Intune,
         SubjectId::Floor,
@@ -40,6 +44,7 @@ impl SubjectId {
         match self {
             SubjectId::Webhook => "webhook",
             SubjectId::WebhookLedger => "webhook-ledger",
+            SubjectId::WebhookNotified => "webhook-notified",
             SubjectId::WebhookProtected => "webhook-protected",
             SubjectId::Intune => "intune",
             SubjectId::Floor => "floor",
@@ -57,9 +62,19 @@ impl SubjectId {
     pub fn must_not_log(self) -> Option<&'static str> {
         match self {
             SubjectId::WebhookLedger | SubjectId::Intune => Some("ledger unavailable"),
-            SubjectId::WebhookProtected => Some("notification not sent"),
+            SubjectId::WebhookNotified | SubjectId::WebhookProtected => {
+                Some("notification not sent")
+            }
             SubjectId::Webhook | SubjectId::Floor | SubjectId::Python => None,
         }
+    }
+
+    /// Whether the subject publishes a notification per event (`NOTIFY_TOPIC_ARN`).
+    pub fn notifies(self) -> bool {
+        matches!(
+            self,
+            SubjectId::WebhookNotified | SubjectId::WebhookProtected
+        )
     }
 
     /// Whether the subject decides through the ledger table (`LEDGER_TABLE`).
@@ -74,6 +89,7 @@ impl SubjectId {
         match self {
             SubjectId::Webhook
             | SubjectId::WebhookLedger
+            | SubjectId::WebhookNotified
             | SubjectId::WebhookProtected
             | SubjectId::Python => Expect::Revoked,
             SubjectId::Intune => Expect::Run {

@@ -14,6 +14,7 @@ pub use ledger::DynamoLedger;
 pub use notify::SnsNotifier;
 pub use sdk::NoCredentials;
 pub(crate) use sdk::describe_sdk_error;
-pub(crate) use sdk::{dynamodb_client, sdk_config, sns_client};
+pub(crate) use sdk::sdk_config;
+pub use sdk::{dynamodb_client, sns_client};
 pub use secrets_manager::{SecretError, SecretStore};
 pub use transport::{aws_http_client, http_client};

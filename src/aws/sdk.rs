@@ -45,7 +45,7 @@ pub(crate) async fn sdk_config(http: reqwest::Client) -> Result<SdkConfig, NoCre
 /// second), so the SDK's operation and attempt timeouts and its stalled-stream check (a
 /// throughput monitor and a one-second timer per attempt, for bodies of a few hundred bytes)
 /// would each only add a timer to every call on the hot path.
-pub(crate) fn dynamodb_client(sdk: &SdkConfig) -> aws_sdk_dynamodb::Client {
+pub fn dynamodb_client(sdk: &SdkConfig) -> aws_sdk_dynamodb::Client {
     let config = aws_sdk_dynamodb::config::Builder::from(sdk)
         .timeout_config(TimeoutConfig::disabled())
         .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
@@ -55,7 +55,7 @@ pub(crate) fn dynamodb_client(sdk: &SdkConfig) -> aws_sdk_dynamodb::Client {
 
 /// The notifications' SNS client, without the SDK's own timers for the same reason: the
 /// decider bounds every publish (`NOTIFY_BOUND`).
-pub(crate) fn sns_client(sdk: &SdkConfig) -> aws_sdk_sns::Client {
+pub fn sns_client(sdk: &SdkConfig) -> aws_sdk_sns::Client {
     let config = aws_sdk_sns::config::Builder::from(sdk)
         .timeout_config(TimeoutConfig::disabled())
         .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
