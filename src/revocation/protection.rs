@@ -63,35 +63,65 @@ impl Protection {
         self.users.iter().any(|p| p == user)
     }
 
-    /// Resolves `user` and checks it against the list and the groups, by `deadline`.
+    /// Resolves `user` and checks it against the list and the groups, by `deadline`. A
+    /// target named by object id is checked against the groups while it is looked up (one
+    /// Graph round trip of latency, not two); the answer counts only once the lookup found
+    /// that same user.
     pub(crate) async fn check<D: Directory>(
         &self,
         directory: &D,
         user: &UserRef,
         deadline: Instant,
     ) -> Check {
-        let identity = match self.identities.get(user) {
-            Some(identity) => identity,
-            None => match directory.resolve(user, deadline).await {
-                Lookup::Found(identity) => {
-                    self.identities.put(user.clone(), identity.clone());
-                    identity
-                }
-                Lookup::NotFound => return Check::NotFound,
-                Lookup::Ambiguous => return Check::Ambiguous,
-                Lookup::Unchecked(why) => return Check::Unchecked(why),
-            },
+        let (identity, early) = match user {
+            UserRef::Id(id) if self.identities.get(user).is_none() => {
+                let (identity, member) = tokio::join!(
+                    self.identity(directory, user, deadline),
+                    self.in_protected_group(directory, id, deadline)
+                );
+                (identity, Some((id, member)))
+            }
+            _ => (self.identity(directory, user, deadline).await, None),
+        };
+        let identity = match identity {
+            Ok(identity) => identity,
+            Err(check) => return check,
         };
         if self.users.iter().any(|p| identity.is_named_by(p)) {
             return Check::Protected;
         }
-        match self
-            .in_protected_group(directory, &identity.id, deadline)
-            .await
-        {
+        let member = match early {
+            Some((id, member)) if *id == identity.id => member,
+            _ => {
+                self.in_protected_group(directory, &identity.id, deadline)
+                    .await
+            }
+        };
+        match member {
             Ok(true) => Check::Protected,
             Ok(false) => Check::Clear(identity),
             Err(why) => Check::Unchecked(why),
+        }
+    }
+
+    /// The user `user` names, from the cache or the directory; what to answer otherwise.
+    async fn identity<D: Directory>(
+        &self,
+        directory: &D,
+        user: &UserRef,
+        deadline: Instant,
+    ) -> Result<Identity, Check> {
+        if let Some(identity) = self.identities.get(user) {
+            return Ok(identity);
+        }
+        match directory.resolve(user, deadline).await {
+            Lookup::Found(identity) => {
+                self.identities.put(user.clone(), identity.clone());
+                Ok(identity)
+            }
+            Lookup::NotFound => Err(Check::NotFound),
+            Lookup::Ambiguous => Err(Check::Ambiguous),
+            Lookup::Unchecked(why) => Err(Check::Unchecked(why)),
         }
     }
 
@@ -145,5 +175,92 @@ impl<K: std::hash::Hash + Eq, V: Clone> Cache<K, V> {
             entries.clear();
         }
         entries.insert(key, (value, Instant::now()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::sync::Notify;
+
+    use super::*;
+
+    const GROUP: &str = "9a9a9a9a-0000-4000-8000-000000000001";
+    const ID: &str = "44444444-0000-4000-8000-000000000001";
+
+    /// A directory whose lookup answers only after a membership check has started: checked
+    /// one after the other, a check never ends.
+    #[derive(Default)]
+    struct Overlapping {
+        membership_started: Notify,
+        member: bool,
+        lookup: Option<Lookup>,
+    }
+
+    impl Directory for Overlapping {
+        async fn resolve(&self, user: &UserRef, _deadline: Instant) -> Lookup {
+            self.membership_started.notified().await;
+            self.lookup.clone().unwrap_or_else(|| {
+                Lookup::Found(Identity {
+                    id: ObjectId::parse(user.as_str()).unwrap(),
+                    user_principal_name: "lee@contoso.com".into(),
+                    mail: None,
+                })
+            })
+        }
+
+        async fn member_groups(
+            &self,
+            _id: &ObjectId,
+            groups: &[ObjectId],
+            _deadline: Instant,
+        ) -> Result<Vec<ObjectId>, Unchecked> {
+            self.membership_started.notify_one();
+            Ok(if self.member {
+                groups.to_vec()
+            } else {
+                Vec::new()
+            })
+        }
+    }
+
+    async fn check(directory: &Overlapping, users: &[&str]) -> Check {
+        let protection = Protection::new(
+            users.iter().map(|u| UserRef::parse(u).unwrap()).collect(),
+            vec![ObjectId::parse(GROUP).unwrap()],
+        );
+        let user = UserRef::parse(ID).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            protection.check(directory, &user, deadline),
+        )
+        .await
+        .expect("the lookup and the membership check of an object id go out together")
+    }
+
+    #[tokio::test]
+    async fn an_object_id_is_looked_up_and_checked_against_the_groups_at_once() {
+        let member = Overlapping {
+            member: true,
+            ..Overlapping::default()
+        };
+        let staff = Overlapping::default();
+
+        assert_eq!(check(&member, &[]).await, Check::Protected);
+        assert!(matches!(check(&staff, &[]).await, Check::Clear(i) if i.id.as_str() == ID));
+    }
+
+    #[tokio::test]
+    async fn a_membership_answer_counts_only_for_a_user_the_lookup_found() {
+        let gone = Overlapping {
+            lookup: Some(Lookup::NotFound),
+            ..Overlapping::default()
+        };
+        let listed = Overlapping::default();
+
+        assert_eq!(check(&gone, &[]).await, Check::NotFound);
+        assert_eq!(check(&listed, &["lee@contoso.com"]).await, Check::Protected);
     }
 }

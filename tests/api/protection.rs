@@ -119,6 +119,48 @@ async fn a_transitive_member_of_a_protected_group_is_protected_and_others_are_re
 }
 
 #[tokio::test]
+async fn a_user_named_by_object_id_is_checked_with_its_lookup_and_never_revoked_unchecked() {
+    let admin = "11111111-0000-4000-8000-00000000000c";
+    let staff = "11111111-0000-4000-8000-00000000000d";
+    let standin = directory(&[
+        directory_user(admin, "admin2@contoso.com", None),
+        directory_user(staff, "staff2@contoso.com", None),
+    ])
+    .await;
+    standin.add_group(TIER0, &[admin]);
+    // staff's membership check answers "no group", but its lookup cannot be answered.
+    standin.fail_next_lookup(
+        staff,
+        vec![Fault::ServiceUnavailable { retry_after: None }; 1000],
+    );
+    let app = app(
+        &standin,
+        &[("PROTECTED_GROUPS", TIER0), ("INLINE_DEADLINE_MS", "600")],
+    )
+    .await;
+
+    let admin_answer = app.send(&lost(&app, "p9", json!({"id": admin}))).await;
+    let staff_answer = app.send(&lost(&app, "p10", json!({"id": staff}))).await;
+
+    assert_eq!(admin_answer.body["outcome"], "protected");
+    assert_eq!(
+        (staff_answer.status, staff_answer.body["outcome"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("failed"))
+    );
+    assert!(standin.revocations().is_empty());
+    let checked: Vec<String> = standin
+        .graph_calls()
+        .iter()
+        .filter(|c| c.raw_path.ends_with("/checkMemberGroups"))
+        .map(|c| c.raw_path.to_ascii_lowercase())
+        .collect();
+    assert!(
+        checked.iter().any(|p| p.contains(staff)),
+        "staff's membership was checked alongside its lookup: {checked:?}"
+    );
+}
+
+#[tokio::test]
 async fn an_email_that_is_no_upn_is_resolved_by_mail_and_revoked() {
     let jane = "22222222-0000-4000-8000-000000000001";
     let standin = directory(&[directory_user(
