@@ -128,6 +128,11 @@ impl<C: CredentialSource> Directory for GraphClient<C> {
             .call(Method::POST, &url, Some(&body), deadline)
             .await
             .map_err(|e| unavailable(&e, &user))?;
+        if answer.status == StatusCode::NOT_FOUND {
+            // No such user: the lookup, sent with this check for an object id, says so too.
+            tracing::debug!(user = %user, "checkMemberGroups: no such user");
+            return Err(Unchecked::NoSuchUser);
+        }
         if answer.status != StatusCode::OK {
             return Err(refused(
                 &answer,

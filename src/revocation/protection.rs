@@ -66,7 +66,7 @@ impl Protection {
     /// Resolves `user` and checks it against the list and the groups, by `deadline`. A
     /// target named by object id is checked against the groups while it is looked up (one
     /// Graph round trip of latency, not two); the answer counts only once the lookup found
-    /// that same user.
+    /// that same user, and a lookup that finds no one does not wait for it.
     pub(crate) async fn check<D: Directory>(
         &self,
         directory: &D,
@@ -75,11 +75,25 @@ impl Protection {
     ) -> Check {
         let (identity, early) = match user {
             UserRef::Id(id) if self.identities.get(user).is_none() => {
-                let (identity, member) = tokio::join!(
-                    self.identity(directory, user, deadline),
-                    self.in_protected_group(directory, id, deadline)
-                );
-                (identity, Some((id, member)))
+                let lookup = self.identity(directory, user, deadline);
+                let membership = self.in_protected_group(directory, id, deadline);
+                tokio::pin!(lookup, membership);
+                let mut member = None;
+                let identity = loop {
+                    tokio::select! {
+                        identity = &mut lookup => break identity,
+                        answer = &mut membership, if member.is_none() => member = Some(answer),
+                    }
+                };
+                if identity.is_err() {
+                    (identity, None)
+                } else {
+                    let member = match member {
+                        Some(member) => member,
+                        None => membership.await,
+                    };
+                    (identity, Some((id, member)))
+                }
             }
             _ => (self.identity(directory, user, deadline).await, None),
         };
@@ -100,6 +114,7 @@ impl Protection {
         match member {
             Ok(true) => Check::Protected,
             Ok(false) => Check::Clear(identity),
+            Err(Unchecked::NoSuchUser) => Check::NotFound,
             Err(why) => Check::Unchecked(why),
         }
     }
@@ -188,40 +203,57 @@ mod tests {
 
     const GROUP: &str = "9a9a9a9a-0000-4000-8000-000000000001";
     const ID: &str = "44444444-0000-4000-8000-000000000001";
+    const OTHER: &str = "44444444-0000-4000-8000-000000000002";
 
     /// A directory whose lookup answers only after a membership check has started: checked
     /// one after the other, a check never ends.
     #[derive(Default)]
     struct Overlapping {
         membership_started: Notify,
-        member: bool,
+        /// Object ids in every group.
+        members: Vec<&'static str>,
+        /// What the lookup answers instead of the user asked for.
         lookup: Option<Lookup>,
+        /// What every membership check answers instead.
+        membership: Option<Unchecked>,
+        /// Membership checks that never answer.
+        membership_hangs: bool,
     }
 
     impl Directory for Overlapping {
         async fn resolve(&self, user: &UserRef, _deadline: Instant) -> Lookup {
             self.membership_started.notified().await;
-            self.lookup.clone().unwrap_or_else(|| {
-                Lookup::Found(Identity {
-                    id: ObjectId::parse(user.as_str()).unwrap(),
-                    user_principal_name: "lee@contoso.com".into(),
-                    mail: None,
-                })
-            })
+            self.lookup
+                .clone()
+                .unwrap_or_else(|| Lookup::Found(identity(user.as_str())))
         }
 
         async fn member_groups(
             &self,
-            _id: &ObjectId,
+            id: &ObjectId,
             groups: &[ObjectId],
             _deadline: Instant,
         ) -> Result<Vec<ObjectId>, Unchecked> {
             self.membership_started.notify_one();
-            Ok(if self.member {
+            if self.membership_hangs {
+                std::future::pending::<()>().await;
+            }
+            if let Some(why) = self.membership {
+                return Err(why);
+            }
+            Ok(if self.members.contains(&id.as_str()) {
                 groups.to_vec()
             } else {
                 Vec::new()
             })
+        }
+    }
+
+    fn identity(id: &str) -> Identity {
+        Identity {
+            id: ObjectId::parse(id).unwrap(),
+            user_principal_name: format!("{id}@contoso.com"),
+            mail: None,
         }
     }
 
@@ -243,24 +275,68 @@ mod tests {
     #[tokio::test]
     async fn an_object_id_is_looked_up_and_checked_against_the_groups_at_once() {
         let member = Overlapping {
-            member: true,
+            members: vec![ID],
             ..Overlapping::default()
         };
         let staff = Overlapping::default();
 
         assert_eq!(check(&member, &[]).await, Check::Protected);
-        assert!(matches!(check(&staff, &[]).await, Check::Clear(i) if i.id.as_str() == ID));
+        assert_eq!(check(&staff, &[]).await, Check::Clear(identity(ID)));
     }
 
     #[tokio::test]
-    async fn a_membership_answer_counts_only_for_a_user_the_lookup_found() {
+    async fn a_lookup_that_finds_no_one_does_not_wait_for_the_membership_check() {
         let gone = Overlapping {
             lookup: Some(Lookup::NotFound),
+            membership_hangs: true,
+            ..Overlapping::default()
+        };
+        let failing = Overlapping {
+            lookup: Some(Lookup::Unchecked(Unchecked::Transient)),
+            membership_hangs: true,
+            ..Overlapping::default()
+        };
+
+        assert_eq!(check(&gone, &[]).await, Check::NotFound);
+        assert_eq!(
+            check(&failing, &[]).await,
+            Check::Unchecked(Unchecked::Transient)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_membership_answer_counts_only_for_the_user_the_lookup_found() {
+        // Asked about ID, the lookup answers OTHER: the group answer about ID says nothing
+        // about OTHER, who is checked on their own (and is a member).
+        let another = Overlapping {
+            lookup: Some(Lookup::Found(identity(OTHER))),
+            members: vec![OTHER],
             ..Overlapping::default()
         };
         let listed = Overlapping::default();
 
-        assert_eq!(check(&gone, &[]).await, Check::NotFound);
-        assert_eq!(check(&listed, &["lee@contoso.com"]).await, Check::Protected);
+        assert_eq!(check(&another, &[]).await, Check::Protected);
+        assert_eq!(
+            check(&listed, &[&format!("{ID}@contoso.com")]).await,
+            Check::Protected
+        );
+    }
+
+    #[tokio::test]
+    async fn a_user_gone_between_lookup_and_membership_check_is_not_found() {
+        let deleted = Overlapping {
+            membership: Some(Unchecked::NoSuchUser),
+            ..Overlapping::default()
+        };
+        let throttled = Overlapping {
+            membership: Some(Unchecked::Transient),
+            ..Overlapping::default()
+        };
+
+        assert_eq!(check(&deleted, &[]).await, Check::NotFound);
+        assert_eq!(
+            check(&throttled, &[]).await,
+            Check::Unchecked(Unchecked::Transient)
+        );
     }
 }

@@ -73,6 +73,8 @@ pub enum Unchecked {
     Denied,
     /// No token as deployed, or Graph refused the request for another reason.
     Misconfigured,
+    /// Graph has no such user (a membership check's 404): never one, or deleted since.
+    NoSuchUser,
 }
 
 impl From<Unchecked> for Revocation {
@@ -81,6 +83,7 @@ impl From<Unchecked> for Revocation {
             Unchecked::Transient => Revocation::Transient,
             Unchecked::Denied => Revocation::Denied,
             Unchecked::Misconfigured => Revocation::Misconfigured,
+            Unchecked::NoSuchUser => Revocation::UserNotFound,
         }
     }
 }

@@ -161,6 +161,30 @@ async fn a_user_named_by_object_id_is_checked_with_its_lookup_and_never_revoked_
 }
 
 #[tokio::test]
+async fn an_object_id_no_user_has_is_not_found_without_an_error_line() {
+    let nobody = "11111111-0000-4000-8000-0000000000ee";
+    let standin = directory(&[]).await;
+    standin.add_group(TIER0, &[]);
+    // The lookup is answered after one retry, so the membership check's 404 comes first.
+    standin.fail_next_lookup(
+        nobody,
+        vec![Fault::ServiceUnavailable { retry_after: None }],
+    );
+    let app = app(&standin, &[("PROTECTED_GROUPS", TIER0)]).await;
+    let logs = crate::logs::capture_this_thread();
+
+    let answer = app.send(&lost(&app, "p11", json!({"id": nobody}))).await;
+
+    assert_eq!(answer.body["outcome"], "user_not_found");
+    assert!(standin.revocations().is_empty());
+    let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    assert!(
+        !text.lines().any(|l| l.contains("ERROR")),
+        "a user who does not exist is no error: {text}"
+    );
+}
+
+#[tokio::test]
 async fn an_email_that_is_no_upn_is_resolved_by_mail_and_revoked() {
     let jane = "22222222-0000-4000-8000-000000000001";
     let standin = directory(&[directory_user(
