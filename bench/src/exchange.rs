@@ -39,6 +39,8 @@ pub enum ExchangeError {
     Responder(std::io::Error),
     #[error("the measuring thread could not run: {0}")]
     Thread(String),
+    #[error("cannot read this thread's CPU time from /proc/thread-self/schedstat")]
+    Clock,
     #[error("a {call} failed: {error}")]
     Call { call: &'static str, error: String },
     #[error("the responder answered {answered} requests, {expected} were sent")]
@@ -136,21 +138,21 @@ async fn measure_rounds(
 
     let mut out = Vec::with_capacity(rounds);
     for round in 0..=rounds {
-        let started = thread_cpu_ns();
+        let started = thread_cpu_ns()?;
         for _ in 0..calls {
             bare().await.map_err(|e| call_error("bare exchange", e))?;
         }
-        let bare_ns = thread_cpu_ns() - started;
-        let started = thread_cpu_ns();
+        let bare_ns = thread_cpu_ns()? - started;
+        let started = thread_cpu_ns()?;
         for _ in 0..calls {
             put_item().await.map_err(|e| call_error("PutItem", e))?;
         }
-        let put_ns = thread_cpu_ns() - started;
-        let started = thread_cpu_ns();
+        let put_ns = thread_cpu_ns()? - started;
+        let started = thread_cpu_ns()?;
         for _ in 0..calls {
             publish().await.map_err(|e| call_error("Publish", e))?;
         }
-        let publish_ns = thread_cpu_ns() - started;
+        let publish_ns = thread_cpu_ns()? - started;
         if round > 0 {
             let per_call = |ns: u64| ns as f64 / calls as f64 / 1000.0;
             out.push([per_call(bare_ns), per_call(put_ns), per_call(publish_ns)]);
@@ -189,11 +191,11 @@ async fn sdk_config(url: &str, http: reqwest::Client) -> SdkConfig {
 }
 
 /// CPU this thread has run, in nanoseconds.
-fn thread_cpu_ns() -> u64 {
+fn thread_cpu_ns() -> Result<u64, ExchangeError> {
     std::fs::read_to_string("/proc/thread-self/schedstat")
         .ok()
         .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
+        .ok_or(ExchangeError::Clock)
 }
 
 /// An HTTP/1.1 server on 127.0.0.1 that answers every request at once: `{}` to JSON

@@ -102,6 +102,11 @@ async fn main() -> ExitCode {
 
 async fn run(options: Options) -> Result<Results, BenchError> {
     let mut subjects = subjects(&options)?;
+    // First: it takes a few seconds, and a failure here must not cost a whole run.
+    let exchange =
+        tokio::task::spawn_blocking(|| exchange::measure(EXCHANGE_ROUNDS, EXCHANGE_CALLS))
+            .await
+            .map_err(|e| ExchangeError::Thread(e.to_string()))??;
     let mut machine = Machine::describe(&options.python);
     let aws = LocalAws::from_env()?;
     let ledger_table = format!("lost-device-bench-ledger-{}", std::process::id());
@@ -180,10 +185,6 @@ async fn run(options: Options) -> Result<Results, BenchError> {
         Some(webhook) => worst_case::run(&lab, webhook).await?,
         None => Vec::new(),
     };
-    let exchange =
-        tokio::task::spawn_blocking(|| exchange::measure(EXCHANGE_ROUNDS, EXCHANGE_CALLS))
-            .await
-            .map_err(|e| ExchangeError::Thread(e.to_string()))??;
     let artifact = artifact::arm64(&options.artifact_dir, options.artifact_log.as_deref());
     machine.finish();
 

@@ -395,7 +395,9 @@ fn exchange_section(cost: &ExchangeCost, webhook: Option<&SubjectSummary>) -> St
              at the bare exchange's cost, `webhook-ledger ÷ webhook` could not be below {}× \
              (the webhook's warm event, {} µs, plus two exchanges), and with the SDK's \
              `PutItem` not below {}×. Protection reads twice per event (the lookup and the \
-             membership check): not below {}× at the bare exchange's cost.\n",
+             membership check): without a topic, protection ÷ webhook could not be below {}× \
+             at the bare exchange's cost (this run measures it with a topic, against \
+             `webhook-notified`).\n",
             at_least(2.0 * cost.bare_us),
             fixed(warm_us),
             at_least(2.0 * cost.put_item_us),
