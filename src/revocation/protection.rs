@@ -75,25 +75,8 @@ impl Protection {
     ) -> Check {
         let (identity, early) = match user {
             UserRef::Id(id) if self.identities.get(user).is_none() => {
-                let lookup = self.identity(directory, user, deadline);
-                let membership = self.in_protected_group(directory, id, deadline);
-                tokio::pin!(lookup, membership);
-                let mut member = None;
-                let identity = loop {
-                    tokio::select! {
-                        identity = &mut lookup => break identity,
-                        answer = &mut membership, if member.is_none() => member = Some(answer),
-                    }
-                };
-                if identity.is_err() {
-                    (identity, None)
-                } else {
-                    let member = match member {
-                        Some(member) => member,
-                        None => membership.await,
-                    };
-                    (identity, Some((id, member)))
-                }
+                let (identity, member) = self.identity_and_groups(directory, id, deadline).await;
+                (identity, member.map(|member| (id, member)))
             }
             _ => (self.identity(directory, user, deadline).await, None),
         };
@@ -117,6 +100,35 @@ impl Protection {
             Err(Unchecked::NoSuchUser) => Check::NotFound,
             Err(why) => Check::Unchecked(why),
         }
+    }
+
+    /// Looks `id` up and checks its groups at once. The membership answer comes back only
+    /// with a user found (a lookup that finds no one does not wait for it).
+    async fn identity_and_groups<D: Directory>(
+        &self,
+        directory: &D,
+        id: &ObjectId,
+        deadline: Instant,
+    ) -> (Result<Identity, Check>, Option<Result<bool, Unchecked>>) {
+        let user = UserRef::Id(id.clone());
+        let lookup = self.identity(directory, &user, deadline);
+        let membership = self.in_protected_group(directory, id, deadline);
+        tokio::pin!(lookup, membership);
+        let mut member = None;
+        let identity = loop {
+            tokio::select! {
+                identity = &mut lookup => break identity,
+                answer = &mut membership, if member.is_none() => member = Some(answer),
+            }
+        };
+        if identity.is_err() {
+            return (identity, None);
+        }
+        let member = match member {
+            Some(member) => member,
+            None => membership.await,
+        };
+        (identity, Some(member))
     }
 
     /// The user `user` names, from the cache or the directory; what to answer otherwise.
