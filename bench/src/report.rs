@@ -516,13 +516,14 @@ mod tests {
             .collect()
     }
 
+    /// A subject measured as three identical repetitions.
+    fn summary(subject: SubjectId, cold: f64, per_event: f64, rss_kib: u64) -> SubjectSummary {
+        SubjectSummary::from_pairs(subject, &pairs(subject, cold, per_event, rss_kib), None)
+    }
+
     #[test]
     fn warm_cpu_per_event_is_the_difference_over_the_extra_events() {
-        let summary = SubjectSummary::from_pairs(
-            SubjectId::Floor,
-            &pairs(SubjectId::Floor, 2.0, 0.2, 4000),
-            None,
-        );
+        let summary = summary(SubjectId::Floor, 2.0, 0.2, 4000);
         assert!((summary.cold_cpu_ms - 2.0).abs() < 1e-9);
         assert!((summary.warm_cpu_per_event_ms - 0.2).abs() < 1e-9);
         assert!((summary.peak_rss_mib - 3.90625).abs() < 1e-9);
@@ -531,39 +532,15 @@ mod tests {
     #[test]
     fn targets_are_judged_from_ratios_within_the_run() {
         let subjects = [
-            SubjectSummary::from_pairs(
-                SubjectId::Webhook,
-                &pairs(SubjectId::Webhook, 5.0, 0.3, 10_000),
-                None,
-            ),
+            summary(SubjectId::Webhook, 5.0, 0.3, 10_000),
             // Within 1.2× cold, but over 1.5× warm.
-            SubjectSummary::from_pairs(
-                SubjectId::WebhookLedger,
-                &pairs(SubjectId::WebhookLedger, 5.5, 0.5, 10_000),
-                None,
-            ),
-            SubjectSummary::from_pairs(
-                SubjectId::WebhookNotified,
-                &pairs(SubjectId::WebhookNotified, 5.2, 0.5, 10_000),
-                None,
-            ),
+            summary(SubjectId::WebhookLedger, 5.5, 0.5, 10_000),
+            summary(SubjectId::WebhookNotified, 5.2, 0.5, 10_000),
             // Within 2× warm of the notified subject (though 3.3× the webhook), but over
             // 24 MiB.
-            SubjectSummary::from_pairs(
-                SubjectId::WebhookProtected,
-                &pairs(SubjectId::WebhookProtected, 6.0, 0.99, 30_000),
-                None,
-            ),
-            SubjectSummary::from_pairs(
-                SubjectId::Floor,
-                &pairs(SubjectId::Floor, 2.0, 0.2, 4_000),
-                None,
-            ),
-            SubjectSummary::from_pairs(
-                SubjectId::Python,
-                &pairs(SubjectId::Python, 400.0, 2.0, 40_000),
-                None,
-            ),
+            summary(SubjectId::WebhookProtected, 6.0, 0.99, 30_000),
+            summary(SubjectId::Floor, 2.0, 0.2, 4_000),
+            summary(SubjectId::Python, 400.0, 2.0, 40_000),
         ];
         let artifact = ArtifactSize::Unavailable {
             reason: "no zig".into(),
@@ -589,11 +566,7 @@ mod tests {
 
     #[test]
     fn a_missing_subject_leaves_its_targets_unjudged() {
-        let subjects = [SubjectSummary::from_pairs(
-            SubjectId::Webhook,
-            &pairs(SubjectId::Webhook, 5.0, 0.3, 30_000),
-            None,
-        )];
+        let subjects = [summary(SubjectId::Webhook, 5.0, 0.3, 30_000)];
         let artifact = ArtifactSize::Unavailable {
             reason: "skipped".into(),
         };
